@@ -206,8 +206,10 @@ fn parse_datetime(text: &str) -> Result<Timestamp, TimestampError> {
     let mut c = Cursor { bytes: text.as_bytes(), at: 0 };
 
     let year = c.digits(4).ok_or_else(syntax)?;
-    let month = if c.eat(b'-') { c.digits(2).ok_or_else(syntax)? } else { return Err(syntax()) };
-    let day = if c.eat(b'-') { c.digits(2).ok_or_else(syntax)? } else { return Err(syntax()) };
+    // ISO 8601 basic form, `20131102T010628Z`, as older CloudTrail records write it.
+    let basic = c.peek().is_some_and(|b| b.is_ascii_digit());
+    let month = if basic || c.eat(b'-') { c.digits(2).ok_or_else(syntax)? } else { return Err(syntax()) };
+    let day = if basic || c.eat(b'-') { c.digits(2).ok_or_else(syntax)? } else { return Err(syntax()) };
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return Err(range());
     }
@@ -220,8 +222,12 @@ fn parse_datetime(text: &str) -> Result<Timestamp, TimestampError> {
             _ => return Err(syntax()),
         }
         let hour = c.digits(2).ok_or_else(syntax)?;
-        let minute = if c.eat(b':') { c.digits(2).ok_or_else(syntax)? } else { return Err(syntax()) };
-        let second = if c.eat(b':') { c.digits(2).ok_or_else(syntax)? } else { 0 };
+        let minute = if basic || c.eat(b':') { c.digits(2).ok_or_else(syntax)? } else { return Err(syntax()) };
+        let second = if c.eat(b':') || (basic && c.peek().is_some_and(|b| b.is_ascii_digit())) {
+            c.digits(2).ok_or_else(syntax)?
+        } else {
+            0
+        };
         // A leap second (:60) is folded into :59, as most systems log it.
         if hour > 23 || minute > 59 || second > 60 {
             return Err(range());
@@ -343,6 +349,7 @@ mod tests {
         assert_eq!(parsed("2025-01-15 14:20:35.456 UTC"), "2025-01-15T14:20:35.456000Z");
         assert_eq!(parsed("2024-02-29"), "2024-02-29T00:00:00.000000Z");
         assert_eq!(parsed("2016-12-31T23:59:60Z"), "2016-12-31T23:59:59.000000Z");
+        assert_eq!(parsed("20131102T010628Z"), "2013-11-02T01:06:28.000000Z");
     }
 
     #[test]

@@ -1,1 +1,27 @@
-fn main() {}
+//! `agentrail`, the audit trail for AI agents: the command-line binary.
+//!
+//! This crate is the edge of the program: it parses the command line,
+//! sets up logging, reads files, wires the library crates together and turns
+//! their typed errors into messages and exit codes. It is the only user of
+//! `anyhow`. Exit codes: 0 success, 1 some records were rejected (the good
+//! ones were still processed), 2 a usage, configuration or I/O error.
+
+mod cli;
+mod commands;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    setup::init_tracing(cli.verbose);
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("agentrail: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Removing secrets before anything is stored or printed.
+//!
+//! Two kinds of rules, read from `schemas/redaction.toml`: keys whose values
+//! are always secret (`password`, `client_secret`, `authorization`), and
+//! patterns that recognise a secret wherever it appears (JWTs, bearer
+//! tokens, GitHub/GitLab/Slack tokens, cloud keys, private keys).
+//!
+//! Most records carry no secret, so a record is first scanned once with an
+//! Aho-Corasick automaton of every rule's trigger substrings; only records
+//! that contain a trigger are walked and matched. A `\u` escape in the raw
+//! text also counts as a trigger, so a secret spelled with JSON escapes
+//! cannot slip past the scan.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::{Captures, Regex};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::glob::Glob;
+use crate::mapping::secret_id;
+
+/// The built-in rules.
+pub const BUILTIN_REDACTION: &str = include_str!("../../../schemas/redaction.toml");
+
+const FIELD_REPLACEMENT: &str = "[REDACTED:secret_field]";
+
+/// A redaction file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("redaction rules {origin}: {problem}")]
+pub struct RedactionConfigError {
+    pub origin: String,
+    pub problem: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedactionFile {
+    secret_keys: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<PatternFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternFile {
+    kind: String,
+    triggers: Vec<String>,
+    regex: String,
+    replace: Option<String>,
+    #[serde(default)]
+    identifier: bool,
+}
+
+#[derive(Debug)]
+struct Pattern {
+    regex: Regex,
+    /// `[REDACTED:<kind>]`, or a template with capture groups.
+    replacement: String,
+    /// The match is a credential's id: hidden in free text, kept as `credential_id`.
+    identifier: bool,
+}
+
+/// The compiled redaction rules.
+#[derive(Debug)]
+pub struct Redactor {
+    exact_keys: Vec<String>,
+    glob_keys: Vec<Glob>,
+    patterns: Vec<Pattern>,
+    /// Every trigger of every rule, for the one scan of a whole record.
+    record_scan: AhoCorasick,
+    /// The triggers of the patterns; `trigger_pattern[i]` owns trigger `i`.
+    pattern_scan: AhoCorasick,
+    trigger_pattern: Vec<usize>,
+}
+
+impl Redactor {
+    pub fn builtin() -> Result<Self, RedactionConfigError> {
+        Self::from_toml("built-in:redaction.toml", BUILTIN_REDACTION)
+    }
+
+    pub fn from_toml(origin: &str, text: &str) -> Result<Self, RedactionConfigError> {
+        let error = |problem: String| RedactionConfigError { origin: origin.to_owned(), problem };
+        let file: RedactionFile = toml::from_str(text).map_err(|e| error(e.to_string()))?;
+        let mut exact_keys = Vec::new();
+        let mut glob_keys = Vec::new();
+        let mut record_triggers = vec!["\\u".to_owned()];
+        for key in &file.secret_keys {
+            let lower = key.to_ascii_lowercase();
+            let literal = lower.split('*').max_by_key(|part| part.len()).unwrap_or_default();
+            if literal.len() < 3 {
+                return Err(error(format!("secret key `{key}` needs at least 3 literal characters")));
+            }
+            record_triggers.push(literal.to_owned());
+            if lower.contains('*') {
+                glob_keys.push(Glob::new(&lower));
+            } else {
+                exact_keys.push(lower);
+            }
+        }
+        let mut patterns = Vec::new();
+        let mut pattern_triggers = Vec::new();
+        let mut trigger_pattern = Vec::new();
+        for (index, pattern) in file.patterns.iter().enumerate() {
+            let regex =
+                Regex::new(&pattern.regex).map_err(|e| error(format!("pattern `{}`: bad regex: {e}", pattern.kind)))?;
+            if pattern.triggers.iter().any(|t| t.is_empty()) || pattern.triggers.is_empty() {
+                return Err(error(format!("pattern `{}` needs non-empty triggers", pattern.kind)));
+            }
+            for trigger in &pattern.triggers {
+                pattern_triggers.push(trigger.clone());
+                record_triggers.push(trigger.clone());
+                trigger_pattern.push(index);
+            }
+            patterns.push(Pattern {
+                regex,
+                replacement: pattern.replace.clone().unwrap_or_else(|| format!("[REDACTED:{}]", pattern.kind)),
+                identifier: pattern.identifier,
+            });
+        }
+        let build = |triggers: &[String]| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(triggers)
+                .map_err(|e| error(format!("triggers: {e}")))
+        };
+        Ok(Redactor {
+            exact_keys,
+            glob_keys,
+            record_scan: build(&record_triggers)?,
+            pattern_scan: build(&pattern_triggers)?,
+            trigger_pattern,
+            patterns,
+        })
+    }
+
+    /// The fast check: could these bytes hold a secret at all?
+    pub fn may_contain_secrets(&self, bytes: &[u8]) -> bool {
+        self.record_scan.is_match(bytes)
+    }
+
+    fn is_secret_key(&self, key: &str) -> bool {
+        self.exact_keys.iter().any(|k| k.eq_ignore_ascii_case(key)) || self.glob_keys.iter().any(|g| g.matches(key))
+    }
+
+    /// Which patterns have a trigger in `text`, as a bit set.
+    fn triggered(&self, text: &str) -> u128 {
+        let mut set = 0_u128;
+        for m in self.pattern_scan.find_overlapping_iter(text) {
+            set |= 1 << (self.trigger_pattern[m.pattern().as_usize()] % 128);
+        }
+        set
+    }
+
+    /// Redacts secrets in free text. Returns the new text and the number of
+    /// secrets removed, or `None` when there was nothing to remove.
+    pub fn redact_text(&self, text: &str) -> Option<(String, u32)> {
+        self.redact_text_where(text, |_| true)
+    }
+
+    fn redact_text_where(&self, text: &str, include: impl Fn(&Pattern) -> bool) -> Option<(String, u32)> {
+        let triggered = self.triggered(text);
+        if triggered == 0 {
+            return None;
+        }
+        let mut current: Option<String> = None;
+        let mut count = 0_u32;
+        for (index, pattern) in self.patterns.iter().enumerate() {
+            if triggered & (1 << (index % 128)) == 0 || !include(pattern) {
+                continue;
+            }
+            let source = current.as_deref().unwrap_or(text);
+            let mut hits = 0_u32;
+            let replaced = pattern.regex.replace_all(source, |caps: &Captures<'_>| {
+                hits += 1;
+                let mut out = String::new();
+                caps.expand(&pattern.replacement, &mut out);
+                out
+            });
+            if hits > 0 {
+                count += hits;
+                current = Some(replaced.into_owned());
+            }
+        }
+        current.map(|text| (text, count))
+    }
+
+    /// A credential id as it may be stored: ids stay; a secret mapped into
+    /// the column by mistake is replaced by its hash.
+    pub fn credential_id(&self, id: &str) -> Option<String> {
+        self.redact_text_where(id, |pattern| !pattern.identifier).map(|_| secret_id(id.as_bytes()))
+    }
+
+    /// Redacts every secret in a JSON value in place; returns how many.
+    pub fn redact_value(&self, value: &mut Value) -> u32 {
+        match value {
+            Value::String(text) => match self.redact_text(text) {
+                Some((redacted, count)) => {
+                    *text = redacted;
+                    count
+                }
+                None => 0,
+            },
+            Value::Array(items) => items.iter_mut().map(|item| self.redact_value(item)).sum(),
+            Value::Object(map) => {
+                let mut count = 0;
+                for (key, item) in map.iter_mut() {
+                    let secret_scalar = matches!(item, Value::String(s) if !s.is_empty() && !s.starts_with("[REDACTED"))
+                        || item.is_number();
+                    if secret_scalar && self.is_secret_key(key) {
+                        *item = Value::String(FIELD_REPLACEMENT.to_owned());
+                        count += 1;
+                    } else {
+                        count += self.redact_value(item);
+                    }
+                }
+                count
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn redactor() -> Redactor {
+        match Redactor::builtin() {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6IjEyMyJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+
+    #[test]
+    fn every_secret_kind_is_removed_from_text() {
+        let r = redactor();
+        let secrets = [
+            JWT,
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            "glpat-abcdefghij0123456789",
+            "xoxb-1234567890-abcdefghij",
+            "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+            "AKIAIOSFODNN7EXAMPLE",
+            "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+        ];
+        for secret in secrets {
+            let text = format!("calling with {secret} now");
+            let (redacted, count) = r.redact_text(&text).unwrap_or_default();
+            assert!(!redacted.contains(secret) && count == 1, "{secret}: {redacted}");
+        }
+        let (redacted, _) = r.redact_text("Authorization: Bearer abc.def-ghi_jkl").unwrap_or_default();
+        assert_eq!(redacted, "Authorization: Bearer [REDACTED:authorization]");
+        let (redacted, _) =
+            r.redact_text("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").unwrap_or_default();
+        assert_eq!(redacted, "aws_secret_access_key = [REDACTED:aws_secret_access_key]");
+        let (redacted, _) = r.redact_text("https://bob:hunter2@example.com/x").unwrap_or_default();
+        assert_eq!(redacted, "https://bob:[REDACTED:url_password]@example.com/x");
+        let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----";
+        assert_eq!(r.redact_text(key).map(|(t, _)| t), Some("[REDACTED:private_key]".to_owned()));
+    }
+
+    #[test]
+    fn prose_is_left_alone() {
+        let r = redactor();
+        for text in ["basic authentication failed", "the bearer of bad news", "token_id 12345", "risk-assessment"] {
+            assert_eq!(r.redact_text(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn secret_keys_and_nested_values() {
+        let r = redactor();
+        let mut record = json!({
+            "user": "alice", "password": "hunter2", "Client_Secret": "s3cr3t", "token_id": 123,
+            "headers": {"Authorization": "Basic dXNlcjpwYXNz", "x-api-key": "k"},
+            "args": ["--token", JWT], "db_password": 12345678, "hashed_token": "abc="
+        });
+        assert!(r.may_contain_secrets(record.to_string().as_bytes()));
+        let count = r.redact_value(&mut record);
+        let text = record.to_string();
+        for secret in ["hunter2", "s3cr3t", "dXNlcjpwYXNz", JWT, "12345678"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(count, 6);
+        assert_eq!(record["token_id"], json!(123));
+        assert_eq!(record["hashed_token"], json!("abc="));
+    }
+
+    #[test]
+    fn escaped_secrets_do_not_skip_the_scan() {
+        let r = redactor();
+        assert!(r.may_contain_secrets(br#"{"p\u0061ssword":"hunter2"}"#));
+        assert!(!r.may_contain_secrets(br#"{"eventName":"ListBuckets","token_id":1}"#));
+    }
+
+    #[test]
+    fn credential_ids_stay_and_secrets_become_hashes() {
+        let r = redactor();
+        assert_eq!(r.credential_id("AKIAIOSFODNN7EXAMPLE"), None);
+        assert_eq!(r.credential_id("JTI=1234"), None);
+        let hashed = r.credential_id(JWT).unwrap_or_default();
+        assert!(hashed.starts_with("sha256:") && hashed.len() == 39, "{hashed}");
+    }
+
+    #[test]
+    fn bad_rules_are_refused() {
+        assert!(Redactor::from_toml("t", "secret_keys = [\"*x\"]").is_err());
+        assert!(
+            Redactor::from_toml("t", "secret_keys = []\n[[patterns]]\nkind='k'\ntriggers=['a']\nregex='('").is_err()
+        );
+        assert!(Redactor::from_toml("t", "secret_keys = []\nbogus = 1").is_err());
+    }
+}

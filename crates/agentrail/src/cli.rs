@@ -1,0 +1,59 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "agentrail", version, about = "The audit trail for AI agents", long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Normalize audit records into agent-aware events, printed as NDJSON.
+    ///
+    /// Reads NDJSON, a JSON array, pretty-printed JSON documents, CloudTrail
+    /// `{"Records": [...]}` files, Kubernetes EventLists and OTLP/JSON logs
+    /// requests. Rejected records are reported on stderr with their position
+    /// and reason. Exit status: 0 all normalized, 1 some rejected, 2 error.
+    Normalize(NormalizeArgs),
+    /// List the source mappings: name, origin, detection rule, columns filled.
+    Sources(MappingArgs),
+}
+
+/// Where mapping and redaction rules come from.
+#[derive(Debug, Args)]
+pub struct MappingArgs {
+    /// A directory of extra or replacement source mappings (*.toml).
+    #[arg(long, env = "AGENTRAIL_MAPPINGS", value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+
+    /// Redaction rules replacing the built-in ones.
+    #[arg(long, env = "AGENTRAIL_REDACTION", value_name = "FILE")]
+    pub redaction: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct NormalizeArgs {
+    /// `auto` to detect each record's source, or a source name (see `agentrail sources`).
+    #[arg(long, default_value = "auto", value_name = "auto|NAME")]
+    pub source: String,
+
+    /// Largest record accepted, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub max_record_bytes: usize,
+
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+
+    /// Input files; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}

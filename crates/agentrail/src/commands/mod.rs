@@ -1,0 +1,15 @@
+//! One module per subcommand.
+
+mod normalize;
+mod sources;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Normalize(args) => normalize::run(args),
+        Command::Sources(args) => sources::run(args),
+    }
+}
