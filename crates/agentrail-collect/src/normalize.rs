@@ -122,6 +122,8 @@ impl Normalizer {
     }
 
     /// Normalizes one decoded record.
+    // The event is the larger variant; boxing the rejection would save nothing.
+    #[allow(clippy::result_large_err)]
     pub fn normalize_record(&self, record: DecodedRecord<'_>, choice: &SourceChoice) -> Result<Event, Rejection> {
         let DecodedRecord { position, mut value, text, implied_source } = record;
         let reject = |reason: RejectReason, source: Option<&str>, value: &Value| Rejection {
@@ -202,11 +204,11 @@ impl Normalizer {
                         Column::Action => Some(&mut event.action),
                         other => other.text_slot(event).and_then(Option::as_mut),
                     };
-                    if let Some(text) = slot {
-                        if let Some((redacted, n)) = self.redactor.redact_text(text) {
-                            *text = redacted;
-                            count += n;
-                        }
+                    if let Some(text) = slot
+                        && let Some((redacted, n)) = self.redactor.redact_text(text)
+                    {
+                        *text = redacted;
+                        count += n;
                     }
                 }
                 ColumnKind::List => {

@@ -204,6 +204,22 @@ impl Redactor {
             Value::Array(items) => items.iter_mut().map(|item| self.redact_value(item)).sum(),
             Value::Object(map) => {
                 let mut count = 0;
+                // `{"name": "DB_PASSWORD", "value": "…"}`: environment variables,
+                // headers and parameters logged as name/value pairs.
+                let named_secret = ["name", "Name", "key", "Key"]
+                    .iter()
+                    .filter_map(|k| map.get(*k).and_then(Value::as_str))
+                    .any(|name| self.is_secret_key(name));
+                if named_secret {
+                    for value_key in ["value", "Value"] {
+                        if let Some(item @ Value::String(_)) = map.get_mut(value_key)
+                            && item.as_str().is_some_and(|s| !s.is_empty() && !s.starts_with("[REDACTED"))
+                        {
+                            *item = Value::String(FIELD_REPLACEMENT.to_owned());
+                            count += 1;
+                        }
+                    }
+                }
                 for (key, item) in map.iter_mut() {
                     let secret_scalar = matches!(item, Value::String(s) if !s.is_empty() && !s.starts_with("[REDACTED"))
                         || item.is_number();
@@ -279,15 +295,17 @@ mod tests {
         let mut record = json!({
             "user": "alice", "password": "hunter2", "Client_Secret": "s3cr3t", "token_id": 123,
             "headers": {"Authorization": "Basic dXNlcjpwYXNz", "x-api-key": "k"},
-            "args": ["--token", JWT], "db_password": 12345678, "hashed_token": "abc="
+            "args": ["--token", JWT], "db_password": 12345678, "hashed_token": "abc=",
+            "env": [{"name": "DB_PASSWORD", "value": "pg-secret-1"}, {"name": "REGION", "value": "eu"}]
         });
         assert!(r.may_contain_secrets(record.to_string().as_bytes()));
         let count = r.redact_value(&mut record);
         let text = record.to_string();
-        for secret in ["hunter2", "s3cr3t", "dXNlcjpwYXNz", JWT, "12345678"] {
+        for secret in ["hunter2", "s3cr3t", "dXNlcjpwYXNz", JWT, "12345678", "pg-secret-1"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
-        assert_eq!(count, 6);
+        assert_eq!(count, 7);
+        assert_eq!(record["env"][1]["value"], json!("eu"));
         assert_eq!(record["token_id"], json!(123));
         assert_eq!(record["hashed_token"], json!("abc="));
     }

@@ -71,10 +71,14 @@ impl Timestamp {
         Self::checked(micros, || value.to_string())
     }
 
-    /// Epoch seconds with a fraction, as some JSON loggers write them.
+    /// An epoch number with a fraction: seconds as some JSON loggers write
+    /// them, or a larger unit told by its magnitude (`1621305118553.0` ms).
     pub fn from_epoch_seconds_f64(seconds: f64) -> Result<Self, TimestampError> {
         if !seconds.is_finite() {
             return Err(TimestampError::Epoch(seconds.to_string()));
+        }
+        if seconds.abs() >= 100_000_000_000.0 && seconds.abs() < i64::MAX as f64 {
+            return Self::from_epoch_guess(seconds as i64);
         }
         let micros = (seconds * MICROS_PER_SECOND as f64).round();
         if micros.abs() > i64::MAX as f64 {

@@ -284,10 +284,11 @@ fn compile_alternative(cx: &Context<'_>, column: Column, at: &str, item: &Toml) 
             _ => {}
         }
     }
-    if let Getter::Const(text) = &getter {
-        if transforms.value.is_none() && transforms.matches.is_empty() {
-            check_vocabulary(cx, column, at, text)?;
-        }
+    if let Getter::Const(text) = &getter
+        && transforms.value.is_none()
+        && transforms.matches.is_empty()
+    {
+        check_vocabulary(cx, column, at, text)?;
     }
     if (transforms.act_chain || !transforms.each.is_empty() || transforms.split.is_some())
         && column.kind() != ColumnKind::List
@@ -354,14 +355,14 @@ fn order_rules(cx: &Context<'_>, rules: &mut [FieldRule]) -> Result<(), MappingE
     let second_phase: Vec<Column> = rules.iter().filter(|r| reads_columns(r)).map(|r| r.column).collect();
     for rule in rules.iter() {
         for alternative in &rule.alternatives {
-            if let Getter::Column(read) = alternative.getter {
-                if second_phase.contains(&read) {
-                    return Err(cx.error(format!(
-                        "field `{}` reads column `{}`, which itself reads a column; chains are not supported",
-                        rule.column.name(),
-                        read.name()
-                    )));
-                }
+            if let Getter::Column(read) = alternative.getter
+                && second_phase.contains(&read)
+            {
+                return Err(cx.error(format!(
+                    "field `{}` reads column `{}`, which itself reads a column; chains are not supported",
+                    rule.column.name(),
+                    read.name()
+                )));
             }
         }
     }

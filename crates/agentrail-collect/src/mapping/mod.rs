@@ -235,10 +235,10 @@ impl Mapping {
         }
         // The contract's chain is the human first, then the agents down to the
         // actor; a source that names both but no chain has a chain of two.
-        if event.delegation_chain.is_empty() {
-            if let (Some(human), Some(agent)) = (&event.on_behalf_of, &event.agent_id) {
-                event.delegation_chain = vec![human.clone(), agent.clone()];
-            }
+        if event.delegation_chain.is_empty()
+            && let (Some(human), Some(agent)) = (&event.on_behalf_of, &event.agent_id)
+        {
+            event.delegation_chain = vec![human.clone(), agent.clone()];
         }
         let has_own_id = !event.event_id.is_empty();
         if has_own_id {
