@@ -1,1 +1,4 @@
+//! End-to-end tests: the real `agentrail` binary, driven as a user drives it.
 
+mod harness;
+mod normalize;
