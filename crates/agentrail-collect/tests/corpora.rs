@@ -93,3 +93,55 @@ fn otlp_examples_become_otel_events() {
     assert_eq!(event.attributes.get("attributes.int.attribute").map(String::as_str), Some("10"));
     assert_eq!(event.attributes.get("scope.name").map(String::as_str), Some("my.library"));
 }
+
+/// The `n`th (1-based) record of a Panther sample file, normalized.
+fn panther_record(file: &str, n: usize) -> agentrail_event::Event {
+    let text = fs::read_to_string(corpora().join("panther/extracted").join(file)).expect("sample file");
+    let line = text.lines().nth(n - 1).expect("line exists");
+    let normalizer = builtin_normalizer().expect("built-ins load");
+    let mut events = Vec::new();
+    normalizer.normalize(line.as_bytes(), &SourceChoice::Auto, &mut |r| events.push(r.expect("normalizes")));
+    events.remove(0)
+}
+
+#[test]
+fn real_samples_field_by_field() {
+    // An IAM user with a long-term key changes a Lambda function.
+    let e = panther_record("aws_cloudtrail.ndjson", 1);
+    assert_eq!(
+        (e.event_id.as_str(), e.time.to_string().as_str(), e.action.as_str()),
+        ("aws.cloudtrail:1", "2019-01-01T00:00:00.000000Z", "UpdateFunctionConfiguration20150331v2")
+    );
+    assert_eq!((e.action_class.as_str(), e.outcome.as_str(), e.actor_type.as_str()), ("write", "success", "human"));
+    assert_eq!(e.actor_id.as_deref(), Some("arn:aws:iam::123456789012:user/john.developer"));
+    assert_eq!((e.credential_type.as_str(), e.credential_id.as_deref()), ("api_key", Some("AKIAI123456789EXAMPLE")));
+    assert_eq!(e.resource.as_deref(), Some("production-api"));
+    assert_eq!(e.permission.as_deref(), Some("lambda:UpdateFunctionConfiguration20150331v2"));
+    assert_eq!((e.src_ip.as_deref(), e.user_agent.as_deref()), (Some("203.0.113.50"), Some("aws-cli/2.13.5 Python/3.11.4")));
+    assert_eq!(e.agent_id, None);
+    assert!(e.attributes.contains_key("awsRegion") && !e.attributes.contains_key("eventName"));
+    assert!(!e.raw.contains("AKIAI123456789EXAMPLE") && e.redactions >= 1);
+
+    // A person patches a subnetwork; the sample writes its time without a `T`.
+    let e = panther_record("gcp_auditlog.ndjson", 1);
+    assert_eq!((e.action.as_str(), e.action_class.as_str()), ("v1.compute.subnetworks.patch", "write"));
+    assert_eq!(e.time.to_string(), "2023-03-08T18:52:52.114000Z");
+    assert_eq!((e.actor_id.as_deref(), e.actor_type.as_str()), (Some("user1@company.io"), "human"));
+    assert_eq!(e.permission.as_deref(), Some("compute.subnetworks.update"));
+    assert_eq!(e.src_ip.as_deref(), Some("1.2.3.4"));
+    assert_eq!(e.request_id.as_deref(), Some("operation-abcdefg-1234567"));
+
+    // GitHub: `created_at` in epoch milliseconds, no document id (so a content hash).
+    let e = panther_record("github_audit.ndjson", 1);
+    assert_eq!((e.action.as_str(), e.action_class.as_str()), ("protected_branch.destroy", "delete"));
+    assert_eq!(e.time.to_string(), "2021-05-18T02:31:58.553000Z");
+    assert!(e.event_id.starts_with("github:sha256:") && e.event_id.len() == "github:sha256:".len() + 32);
+    assert_eq!((e.actor_id.as_deref(), e.resource.as_deref()), (Some("cat"), Some("my-org/my-repo")));
+
+    // Okta: granting impersonation is an admin act, whatever its `user.session` prefix.
+    let e = panther_record("okta_systemlog.ndjson", 1);
+    assert_eq!((e.action.as_str(), e.action_class.as_str()), ("user.session.impersonation.grant", "admin"));
+    assert_eq!((e.actor_id.as_deref(), e.actor_type.as_str()), (Some("homer@springfield.gov"), "human"));
+    assert_eq!(e.message.as_deref(), Some("Enable impersonation grant"));
+    assert_eq!(e.src_ip.as_deref(), Some("1.1.1.1"));
+}

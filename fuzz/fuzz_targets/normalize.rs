@@ -1,0 +1,30 @@
+//! Any bytes through decoding, detection, every mapping and redaction:
+//! nothing may panic, and every rejection must carry a reason.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use agentrail_collect::{Normalizer, SourceChoice, builtin_normalizer};
+use libfuzzer_sys::fuzz_target;
+
+static NORMALIZER: LazyLock<Normalizer> = LazyLock::new(|| match builtin_normalizer() {
+    Ok(n) => n,
+    Err(e) => panic!("built-in configuration does not load: {e}"),
+});
+
+static CHOICES: LazyLock<Vec<SourceChoice>> = LazyLock::new(|| {
+    let mut choices = vec![SourceChoice::Auto];
+    choices.extend(NORMALIZER.registry().mappings().iter().map(|m| SourceChoice::Named(m.name.clone())));
+    choices
+});
+
+fuzz_target!(|data: &[u8]| {
+    // The first byte picks the source choice, so every mapping gets fuzzed.
+    let Some((&pick, input)) = data.split_first() else { return };
+    let choice = &CHOICES[usize::from(pick) % CHOICES.len()];
+    NORMALIZER.normalize(input, choice, &mut |result| {
+        if let Err(rejection) = result {
+            assert!(!rejection.reason.to_string().is_empty());
+        }
+    });
+});
