@@ -196,9 +196,9 @@ fn pretty_printed_records_files_and_arrays_are_read_whole() {
     assert_eq!(events[0]["agent_id"], "agent-fixer-2");
     assert_eq!(events[0]["action_class"], "admin");
     assert_eq!(events[0]["credential_type"], "api_key");
-    // The key id is kept as the credential's id, and removed from the raw text.
+    // The key id is the credential's id: kept in its column and in the raw record.
     assert_eq!(events[0]["credential_id"], "AKIAIOSFODNN7EXAMPLE");
-    assert!(!events[0]["raw"].as_str().unwrap_or_default().contains("AKIAIOSFODNN7EXAMPLE"));
+    assert!(events[0]["raw"].as_str().unwrap_or_default().contains("AKIAIOSFODNN7EXAMPLE"));
 
     let array = format!("[{}, 5]", r#"{"id":"x","ts":"2026-11-20T10:00:00Z","agent_id":"a","tool":"t"}"#);
     let output = run(&["normalize"], array.as_bytes());

@@ -1,7 +1,7 @@
 //! The `attributes` column: every field of a record that no column copied,
 //! flattened to dotted keys, bounded so a hostile record cannot blow it up.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -26,7 +26,8 @@ pub const DROPPED_KEY: &str = "agentrail.attributes_dropped";
 
 /// Flattens `record`, leaving out the dotted paths in `skip` (and whatever
 /// lies under them). Arrays are kept whole as JSON text under their key.
-pub fn flatten(record: &Value, skip: &HashSet<&str>, limits: AttributeLimits) -> BTreeMap<String, String> {
+/// `skip` is a handful of paths, so a slice scan beats hashing every key.
+pub fn flatten(record: &Value, skip: &[&str], limits: AttributeLimits) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut dropped = 0_usize;
     if let Value::Object(map) = record {
@@ -47,7 +48,7 @@ fn walk(
     value: &Value,
     key: &mut String,
     depth: usize,
-    skip: &HashSet<&str>,
+    skip: &[&str],
     limits: AttributeLimits,
     out: &mut BTreeMap<String, String>,
     dropped: &mut usize,
@@ -57,7 +58,7 @@ fn walk(
         key.push('.');
     }
     key.push_str(name);
-    if !skip.contains(key.as_str()) {
+    if !skip.contains(&key.as_str()) {
         match value {
             Value::Null => {}
             Value::Object(map) if depth < limits.max_depth => {
@@ -103,8 +104,7 @@ mod tests {
     fn flattens_and_skips_copied_paths() {
         let record =
             json!({"a": {"b": 1, "c": {"d": "x"}}, "list": [1, {"z": 2}], "n": null, "skip": {"me": 1}, "t": true});
-        let skip: HashSet<&str> = ["skip", "a.b"].into_iter().collect();
-        let flat = flatten(&record, &skip, AttributeLimits::default());
+        let flat = flatten(&record, &["skip", "a.b"], AttributeLimits::default());
         let expected: BTreeMap<String, String> = [("a.c.d", "x"), ("list", "[1,{\"z\":2}]"), ("t", "true")]
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
@@ -121,7 +121,7 @@ mod tests {
         let wide: serde_json::Map<String, Value> =
             (0..1000).map(|i| (format!("k{i}"), json!("é".repeat(5000)))).collect();
         let limits = AttributeLimits { max_attributes: 10, max_value_bytes: 9, max_depth: 4 };
-        let flat = flatten(&json!({"deep": deep, "wide": wide}), &HashSet::new(), limits);
+        let flat = flatten(&json!({"deep": deep, "wide": wide}), &[], limits);
         assert_eq!(flat.len(), 11);
         assert_eq!(flat.get(DROPPED_KEY).map(String::as_str), Some("991"));
         assert!(flat.values().all(|v| v.len() <= 12), "{flat:?}");

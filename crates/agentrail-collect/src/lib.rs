@@ -41,7 +41,7 @@ pub use flatten::AttributeLimits;
 pub use mapping::{Column, Mapping, MappingError};
 pub use normalize::{Limits, Normalizer, RejectReason, Rejection, SourceChoice};
 pub use path::{FieldPath, PathError};
-pub use redact::{BUILTIN_REDACTION, RedactionConfigError, Redactor};
+pub use redact::{BUILTIN_REDACTION, RedactionConfigError, Redactor, Triggers};
 pub use registry::{BUILTIN_MAPPINGS, Registry};
 
 /// A normalizer with the built-in mappings, redaction rules and limits.

@@ -1,7 +1,6 @@
 //! The whole path of a record: decode, detect, map, redact, id, attributes.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use agentrail_event::Event;
 use serde_json::Value;
@@ -10,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::decode::{self, DecodeLimits, DecodeProblem, DecodedRecord, Position};
 use crate::flatten::{self, AttributeLimits};
 use crate::mapping::{Column, ColumnKind, MapError, Mapping};
-use crate::redact::Redactor;
+use crate::redact::{Redactor, Triggers};
 use crate::registry::Registry;
 
 /// Which mapping to use for the records of an input.
@@ -158,20 +157,22 @@ impl Normalizer {
         };
         let mut event = mapped.event;
 
-        let may_hold_secrets = match text {
-            Some(t) => self.redactor.may_contain_secrets(t.as_bytes()),
-            // Without the record's own text, scan what will be stored.
-            None => true,
+        // The text to store: the record's own line, or (out of an envelope)
+        // its serialization. One scan of it says which redaction rules apply.
+        let mut raw: Cow<'_, str> = match text {
+            Some(t) => Cow::Borrowed(t),
+            None => Cow::Owned(value.to_string()),
         };
+        let triggers = self.redactor.scan(raw.as_bytes());
         let mut redactions = 0;
-        if may_hold_secrets {
-            redactions += self.redact_columns(&mut event);
-            redactions += self.redactor.redact_value(&mut value);
+        if !triggers.is_none() {
+            redactions += self.redact_columns(&mut event, triggers);
+            let in_record = self.redactor.redact_value_with(&mut value, triggers);
+            if in_record > 0 {
+                raw = Cow::Owned(value.to_string());
+            }
+            redactions += in_record;
         }
-        let raw: Cow<'_, str> = match text {
-            Some(t) if redactions == 0 => Cow::Borrowed(t),
-            _ => Cow::Owned(value.to_string()),
-        };
         if raw.len() > self.limits.decode.max_record_bytes {
             let reason = DecodeProblem::TooLarge { size: raw.len(), limit: self.limits.decode.max_record_bytes };
             return Err(reject(reason.into(), Some(&mapping.name), &value));
@@ -179,7 +180,7 @@ impl Normalizer {
         if !mapped.has_own_id {
             event.event_id = content_id(&mapping.name, &value);
         }
-        let skip: HashSet<&str> = mapped.copied.iter().map(|p| p.dotted()).collect();
+        let skip: Vec<&str> = mapped.copied.iter().map(|p| p.dotted()).collect();
         event.attributes = flatten::flatten(&value, &skip, self.limits.attributes);
         event.raw = raw.into_owned();
         event.redactions = redactions;
@@ -188,7 +189,7 @@ impl Normalizer {
 
     /// Redacts every text and list column; the credential id keeps ids and
     /// hashes anything secret.
-    fn redact_columns(&self, event: &mut Event) -> u32 {
+    fn redact_columns(&self, event: &mut Event, triggers: Triggers) -> u32 {
         let mut count = 0;
         for &column in Column::ALL {
             match column.kind() {
@@ -205,7 +206,7 @@ impl Normalizer {
                         other => other.text_slot(event).and_then(Option::as_mut),
                     };
                     if let Some(text) = slot
-                        && let Some((redacted, n)) = self.redactor.redact_text(text)
+                        && let Some((redacted, n)) = self.redactor.redact_text_with(text, triggers)
                     {
                         *text = redacted;
                         count += n;
@@ -214,7 +215,7 @@ impl Normalizer {
                 ColumnKind::List => {
                     let list = if column == Column::Scopes { &mut event.scopes } else { &mut event.delegation_chain };
                     for item in list.iter_mut() {
-                        if let Some((redacted, n)) = self.redactor.redact_text(item) {
+                        if let Some((redacted, n)) = self.redactor.redact_text_with(item, triggers) {
                             *item = redacted;
                             count += n;
                         }

@@ -60,17 +60,46 @@ struct Pattern {
     identifier: bool,
 }
 
+/// Which rules a piece of text could trip, from one scan of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Triggers {
+    /// Bit `i` set: pattern `i` has a trigger in the text.
+    patterns: u128,
+    /// A secret key name occurs in the text.
+    keys: bool,
+}
+
+impl Triggers {
+    /// Nothing in the text can be a secret.
+    pub fn is_none(self) -> bool {
+        self.patterns == 0 && !self.keys
+    }
+
+    fn all() -> Self {
+        Triggers { patterns: u128::MAX, keys: true }
+    }
+}
+
+/// What a record-scan trigger stands for.
+#[derive(Debug, Clone, Copy)]
+enum TriggerOwner {
+    Pattern(usize),
+    Key,
+    /// A `\u` escape: the text may spell anything, so every rule applies.
+    Escape,
+}
+
 /// The compiled redaction rules.
 #[derive(Debug)]
 pub struct Redactor {
-    exact_keys: Vec<String>,
+    /// Lower-cased secret key names, bucketed by length so most keys of a
+    /// record are dismissed by their length alone.
+    exact_keys: Vec<Vec<String>>,
     glob_keys: Vec<Glob>,
     patterns: Vec<Pattern>,
-    /// Every trigger of every rule, for the one scan of a whole record.
-    record_scan: AhoCorasick,
-    /// The triggers of the patterns; `trigger_pattern[i]` owns trigger `i`.
-    pattern_scan: AhoCorasick,
-    trigger_pattern: Vec<usize>,
+    /// Every trigger of every rule; `trigger_owner[i]` says whose trigger `i` is.
+    scan: AhoCorasick,
+    trigger_owner: Vec<TriggerOwner>,
 }
 
 impl Redactor {
@@ -83,23 +112,30 @@ impl Redactor {
         let file: RedactionFile = toml::from_str(text).map_err(|e| error(e.to_string()))?;
         let mut exact_keys = Vec::new();
         let mut glob_keys = Vec::new();
-        let mut record_triggers = vec!["\\u".to_owned()];
+        // `\u` and `\/` escapes can spell a trigger's characters, so they trigger everything.
+        let mut triggers = vec!["\\u".to_owned(), "\\/".to_owned()];
+        let mut trigger_owner = vec![TriggerOwner::Escape, TriggerOwner::Escape];
         for key in &file.secret_keys {
             let lower = key.to_ascii_lowercase();
             let literal = lower.split('*').max_by_key(|part| part.len()).unwrap_or_default();
             if literal.len() < 3 {
                 return Err(error(format!("secret key `{key}` needs at least 3 literal characters")));
             }
-            record_triggers.push(literal.to_owned());
+            triggers.push(literal.to_owned());
+            trigger_owner.push(TriggerOwner::Key);
             if lower.contains('*') {
                 glob_keys.push(Glob::new(&lower));
             } else {
-                exact_keys.push(lower);
+                if exact_keys.len() <= lower.len() {
+                    exact_keys.resize_with(lower.len() + 1, Vec::new);
+                }
+                exact_keys[lower.len()].push(lower);
             }
         }
+        if file.patterns.len() > 128 {
+            return Err(error(format!("{} patterns; at most 128 are supported", file.patterns.len())));
+        }
         let mut patterns = Vec::new();
-        let mut pattern_triggers = Vec::new();
-        let mut trigger_pattern = Vec::new();
         for (index, pattern) in file.patterns.iter().enumerate() {
             let regex =
                 Regex::new(&pattern.regex).map_err(|e| error(format!("pattern `{}`: bad regex: {e}", pattern.kind)))?;
@@ -107,9 +143,8 @@ impl Redactor {
                 return Err(error(format!("pattern `{}` needs non-empty triggers", pattern.kind)));
             }
             for trigger in &pattern.triggers {
-                pattern_triggers.push(trigger.clone());
-                record_triggers.push(trigger.clone());
-                trigger_pattern.push(index);
+                triggers.push(trigger.clone());
+                trigger_owner.push(TriggerOwner::Pattern(index));
             }
             patterns.push(Pattern {
                 regex,
@@ -117,56 +152,65 @@ impl Redactor {
                 identifier: pattern.identifier,
             });
         }
-        let build = |triggers: &[String]| {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(triggers)
-                .map_err(|e| error(format!("triggers: {e}")))
-        };
-        Ok(Redactor {
-            exact_keys,
-            glob_keys,
-            record_scan: build(&record_triggers)?,
-            pattern_scan: build(&pattern_triggers)?,
-            trigger_pattern,
-            patterns,
-        })
+        let scan = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&triggers)
+            .map_err(|e| error(format!("triggers: {e}")))?;
+        Ok(Redactor { exact_keys, glob_keys, patterns, scan, trigger_owner })
+    }
+
+    /// One scan of a record's bytes: which rules could apply to it.
+    pub fn scan(&self, bytes: &[u8]) -> Triggers {
+        let mut found = Triggers::default();
+        for m in self.scan.find_overlapping_iter(bytes) {
+            match self.trigger_owner[m.pattern().as_usize()] {
+                TriggerOwner::Pattern(index) => found.patterns |= 1 << index,
+                TriggerOwner::Key => found.keys = true,
+                TriggerOwner::Escape => return Triggers::all(),
+            }
+        }
+        found
     }
 
     /// The fast check: could these bytes hold a secret at all?
     pub fn may_contain_secrets(&self, bytes: &[u8]) -> bool {
-        self.record_scan.is_match(bytes)
+        !self.scan(bytes).is_none()
     }
 
     fn is_secret_key(&self, key: &str) -> bool {
-        self.exact_keys.iter().any(|k| k.eq_ignore_ascii_case(key)) || self.glob_keys.iter().any(|g| g.matches(key))
-    }
-
-    /// Which patterns have a trigger in `text`, as a bit set.
-    fn triggered(&self, text: &str) -> u128 {
-        let mut set = 0_u128;
-        for m in self.pattern_scan.find_overlapping_iter(text) {
-            set |= 1 << (self.trigger_pattern[m.pattern().as_usize()] % 128);
-        }
-        set
+        self.exact_keys
+            .get(key.len())
+            .is_some_and(|same_length| same_length.iter().any(|k| k.eq_ignore_ascii_case(key)))
+            || self.glob_keys.iter().any(|g| g.matches(key))
     }
 
     /// Redacts secrets in free text. Returns the new text and the number of
     /// secrets removed, or `None` when there was nothing to remove.
     pub fn redact_text(&self, text: &str) -> Option<(String, u32)> {
-        self.redact_text_where(text, |_| true)
+        self.redact_text_with(text, self.scan(text.as_bytes()))
     }
 
-    fn redact_text_where(&self, text: &str, include: impl Fn(&Pattern) -> bool) -> Option<(String, u32)> {
-        let triggered = self.triggered(text);
-        if triggered == 0 {
+    /// [`Redactor::redact_text`] for text inside a record already scanned:
+    /// only the patterns the record triggered are tried (each regex's own
+    /// literal prefilter then passes over text without the secret quickly).
+    pub fn redact_text_with(&self, text: &str, triggers: Triggers) -> Option<(String, u32)> {
+        self.redact_text_where(text, triggers, |_| true)
+    }
+
+    fn redact_text_where(
+        &self,
+        text: &str,
+        triggers: Triggers,
+        include: impl Fn(&Pattern) -> bool,
+    ) -> Option<(String, u32)> {
+        if triggers.patterns == 0 {
             return None;
         }
         let mut current: Option<String> = None;
         let mut count = 0_u32;
         for (index, pattern) in self.patterns.iter().enumerate() {
-            if triggered & (1 << (index % 128)) == 0 || !include(pattern) {
+            if triggers.patterns & (1 << index) == 0 || !include(pattern) {
                 continue;
             }
             let source = current.as_deref().unwrap_or(text);
@@ -188,28 +232,35 @@ impl Redactor {
     /// A credential id as it may be stored: ids stay; a secret mapped into
     /// the column by mistake is replaced by its hash.
     pub fn credential_id(&self, id: &str) -> Option<String> {
-        self.redact_text_where(id, |pattern| !pattern.identifier).map(|_| secret_id(id.as_bytes()))
+        self.redact_text_where(id, self.scan(id.as_bytes()), |pattern| !pattern.identifier)
+            .map(|_| secret_id(id.as_bytes()))
     }
 
     /// Redacts every secret in a JSON value in place; returns how many.
     pub fn redact_value(&self, value: &mut Value) -> u32 {
+        self.redact_value_with(value, Triggers::all())
+    }
+
+    /// [`Redactor::redact_value`] for a value whose text was scanned.
+    pub fn redact_value_with(&self, value: &mut Value, triggers: Triggers) -> u32 {
         match value {
-            Value::String(text) => match self.redact_text(text) {
+            Value::String(text) => match self.redact_text_with(text, triggers) {
                 Some((redacted, count)) => {
                     *text = redacted;
                     count
                 }
                 None => 0,
             },
-            Value::Array(items) => items.iter_mut().map(|item| self.redact_value(item)).sum(),
+            Value::Array(items) => items.iter_mut().map(|item| self.redact_value_with(item, triggers)).sum(),
             Value::Object(map) => {
                 let mut count = 0;
                 // `{"name": "DB_PASSWORD", "value": "…"}`: environment variables,
                 // headers and parameters logged as name/value pairs.
-                let named_secret = ["name", "Name", "key", "Key"]
-                    .iter()
-                    .filter_map(|k| map.get(*k).and_then(Value::as_str))
-                    .any(|name| self.is_secret_key(name));
+                let named_secret = triggers.keys
+                    && ["name", "Name", "key", "Key"]
+                        .iter()
+                        .filter_map(|k| map.get(*k).and_then(Value::as_str))
+                        .any(|name| self.is_secret_key(name));
                 if named_secret {
                     for value_key in ["value", "Value"] {
                         if let Some(item @ Value::String(_)) = map.get_mut(value_key)
@@ -223,11 +274,11 @@ impl Redactor {
                 for (key, item) in map.iter_mut() {
                     let secret_scalar = matches!(item, Value::String(s) if !s.is_empty() && !s.starts_with("[REDACTED"))
                         || item.is_number();
-                    if secret_scalar && self.is_secret_key(key) {
+                    if secret_scalar && triggers.keys && self.is_secret_key(key) {
                         *item = Value::String(FIELD_REPLACEMENT.to_owned());
                         count += 1;
                     } else {
-                        count += self.redact_value(item);
+                        count += self.redact_value_with(item, triggers);
                     }
                 }
                 count
@@ -262,7 +313,6 @@ mod tests {
             "glpat-abcdefghij0123456789",
             "xoxb-1234567890-abcdefghij",
             "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
-            "AKIAIOSFODNN7EXAMPLE",
             "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
         ];
         for secret in secrets {
@@ -314,6 +364,7 @@ mod tests {
     fn escaped_secrets_do_not_skip_the_scan() {
         let r = redactor();
         assert!(r.may_contain_secrets(br#"{"p\u0061ssword":"hunter2"}"#));
+        assert!(r.may_contain_secrets(br#"{"url":"https:\/\/bob:pw@example.com"}"#));
         assert!(!r.may_contain_secrets(br#"{"eventName":"ListBuckets","token_id":1}"#));
     }
 
@@ -321,6 +372,8 @@ mod tests {
     fn credential_ids_stay_and_secrets_become_hashes() {
         let r = redactor();
         assert_eq!(r.credential_id("AKIAIOSFODNN7EXAMPLE"), None);
+        // Key ids are ids: kept in free text too.
+        assert_eq!(r.redact_text("key AKIAIOSFODNN7EXAMPLE used"), None);
         assert_eq!(r.credential_id("JTI=1234"), None);
         let hashed = r.credential_id(JWT).unwrap_or_default();
         assert!(hashed.starts_with("sha256:") && hashed.len() == 39, "{hashed}");

@@ -138,7 +138,7 @@ fn every_planted_secret_kind_is_absent_from_the_output() {
         "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
         "glpat-abcdefghij0123456789",
         "xoxb-1234567890-abcdefghij",
-        "AKIAIOSFODNN7EXAMPLE",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         "hunter2-correct-horse",
         "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
@@ -148,7 +148,7 @@ fn every_planted_secret_kind_is_absent_from_the_output() {
         "message": format!("used {} and {}", secrets[0], secrets[1]),
         "reason": format!("token {} for gitlab", secrets[2]),
         "headers": {"authorization": format!("Bearer {}", secrets[3])},
-        "env": {"AWS_ACCESS_KEY_ID": secrets[4], "aws_secret_access_key": secrets[5]},
+        "env": {"SSH_KEY": secrets[4], "aws_secret_access_key": secrets[5], "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"},
         "password": secrets[6],
         "args": ["--key", secrets[7]],
         "token": {"jti": "tok-123", "type": "oauth"}
@@ -160,5 +160,7 @@ fn every_planted_secret_kind_is_absent_from_the_output() {
         assert!(!printed.contains(secret), "{secret} survived: {printed}");
     }
     assert_eq!(events[0].credential_id.as_deref(), Some("tok-123"));
+    // An access key id is an id, not a secret: kept for investigators.
+    assert!(printed.contains("AKIAIOSFODNN7EXAMPLE"));
     assert!(events[0].redactions >= 8, "{}", events[0].redactions);
 }
