@@ -43,10 +43,10 @@ fn assert_matches_schema(event: &Value) {
             };
             assert!(ok, "{name} = {text} does not match {pattern}");
         }
-        if let Some(text) = value.as_str() {
-            if property["minLength"] == json!(1) {
-                assert!(!text.is_empty(), "{name} is empty in {event}");
-            }
+        if let Some(text) = value.as_str()
+            && property["minLength"] == json!(1)
+        {
+            assert!(!text.is_empty(), "{name} is empty in {event}");
         }
     }
 }

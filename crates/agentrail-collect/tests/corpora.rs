@@ -37,10 +37,10 @@ fn panther_samples_map_to_their_source() {
             Ok(event) if event.source == *source => normalized += 1,
             Ok(event) => wrong.push(format!("{} taken for {}", event.event_id, event.source)),
             Err(rejection) => {
-                if let RejectReason::Map { mapping, .. } = &rejection.reason {
-                    if mapping != source {
-                        wrong.push(format!("{} rejected by {mapping}", rejection.position));
-                    }
+                if let RejectReason::Map { mapping, .. } = &rejection.reason
+                    && mapping != source
+                {
+                    wrong.push(format!("{} rejected by {mapping}", rejection.position));
                 }
             }
         });
