@@ -6,10 +6,10 @@
 //! tokens, GitHub/GitLab/Slack tokens, cloud keys, private keys).
 //!
 //! Most records carry no secret, so a record is first scanned once with an
-//! Aho-Corasick automaton of every rule's trigger substrings; only records
-//! that contain a trigger are walked and matched. A `\u` escape in the raw
-//! text also counts as a trigger, so a secret spelled with JSON escapes
-//! cannot slip past the scan.
+//! Aho-Corasick automaton of every rule's trigger substrings (an overlapping
+//! search, so no trigger hides behind another); only the rules whose triggers
+//! occur are run. A `\u` or `\/` escape in the raw text triggers everything,
+//! so a secret spelled with JSON escapes cannot slip past the scan.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Captures, Regex};
@@ -30,6 +30,19 @@ const FIELD_REPLACEMENT: &str = "[REDACTED:secret_field]";
 pub struct RedactionConfigError {
     pub origin: String,
     pub problem: String,
+}
+
+/// The text a secret key leaves in JSON: the name with its quote on each
+/// anchored side (`"password"`, `_password"` for `*_password`, `"password_`
+/// for `password_*`), so the name inside a longer word does not trigger.
+fn key_trigger(key: &str) -> Option<String> {
+    let literal = key.trim_matches('*');
+    if literal.len() < 3 || literal.contains('*') {
+        return None;
+    }
+    let open = if key.starts_with('*') { "" } else { "\"" };
+    let close = if key.ends_with('*') { "" } else { "\"" };
+    Some(format!("{open}{literal}{close}"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,7 +94,7 @@ impl Triggers {
 }
 
 /// What a record-scan trigger stands for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TriggerOwner {
     Pattern(usize),
     Key,
@@ -97,9 +110,9 @@ pub struct Redactor {
     exact_keys: Vec<Vec<String>>,
     glob_keys: Vec<Glob>,
     patterns: Vec<Pattern>,
-    /// Every trigger of every rule; `trigger_owner[i]` says whose trigger `i` is.
+    /// Every distinct trigger; `trigger_owners[i]` are the rules trigger `i` stands for.
     scan: AhoCorasick,
-    trigger_owner: Vec<TriggerOwner>,
+    trigger_owners: Vec<Vec<TriggerOwner>>,
 }
 
 impl Redactor {
@@ -117,11 +130,9 @@ impl Redactor {
         let mut trigger_owner = vec![TriggerOwner::Escape, TriggerOwner::Escape];
         for key in &file.secret_keys {
             let lower = key.to_ascii_lowercase();
-            let literal = lower.split('*').max_by_key(|part| part.len()).unwrap_or_default();
-            if literal.len() < 3 {
-                return Err(error(format!("secret key `{key}` needs at least 3 literal characters")));
-            }
-            triggers.push(literal.to_owned());
+            triggers.push(key_trigger(&lower).ok_or_else(|| {
+                error(format!("secret key `{key}` needs at least 3 literal characters, and `*` only at its ends"))
+            })?);
             trigger_owner.push(TriggerOwner::Key);
             if lower.contains('*') {
                 glob_keys.push(Glob::new(&lower));
@@ -152,22 +163,34 @@ impl Redactor {
                 identifier: pattern.identifier,
             });
         }
+        let mut distinct: Vec<(String, Vec<TriggerOwner>)> = Vec::new();
+        for (trigger, owner) in triggers.iter().zip(trigger_owner) {
+            let lower = trigger.to_ascii_lowercase();
+            match distinct.iter_mut().find(|(t, _)| *t == lower) {
+                Some((_, owners)) if !owners.contains(&owner) => owners.push(owner),
+                Some(_) => {}
+                None => distinct.push((lower, vec![owner])),
+            }
+        }
         let scan = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .build(&triggers)
+            .build(distinct.iter().map(|(t, _)| t))
             .map_err(|e| error(format!("triggers: {e}")))?;
-        Ok(Redactor { exact_keys, glob_keys, patterns, scan, trigger_owner })
+        let trigger_owners = distinct.into_iter().map(|(_, owners)| owners).collect();
+        Ok(Redactor { exact_keys, glob_keys, patterns, scan, trigger_owners })
     }
 
     /// One scan of a record's bytes: which rules could apply to it.
     pub fn scan(&self, bytes: &[u8]) -> Triggers {
         let mut found = Triggers::default();
         for m in self.scan.find_overlapping_iter(bytes) {
-            match self.trigger_owner[m.pattern().as_usize()] {
-                TriggerOwner::Pattern(index) => found.patterns |= 1 << index,
-                TriggerOwner::Key => found.keys = true,
-                TriggerOwner::Escape => return Triggers::all(),
+            for owner in &self.trigger_owners[m.pattern().as_usize()] {
+                match owner {
+                    TriggerOwner::Pattern(index) => found.patterns |= 1 << index,
+                    TriggerOwner::Key => found.keys = true,
+                    TriggerOwner::Escape => return Triggers::all(),
+                }
             }
         }
         found
@@ -366,6 +389,12 @@ mod tests {
         assert!(r.may_contain_secrets(br#"{"p\u0061ssword":"hunter2"}"#));
         assert!(r.may_contain_secrets(br#"{"url":"https:\/\/bob:pw@example.com"}"#));
         assert!(!r.may_contain_secrets(br#"{"eventName":"ListBuckets","token_id":1}"#));
+        // Names inside longer words are not keys.
+        assert!(
+            !r.may_contain_secrets(br#"{"annotations":{"authorization.k8s.io/decision":"allow"},"task":"task-12"}"#)
+        );
+        assert!(r.may_contain_secrets(br#"{"Authorization":"x"}"#));
+        assert!(r.may_contain_secrets(br#"{"env":[{"name":"DB_PASSWORD","value":"x"}]}"#));
     }
 
     #[test]
@@ -382,6 +411,7 @@ mod tests {
     #[test]
     fn bad_rules_are_refused() {
         assert!(Redactor::from_toml("t", "secret_keys = [\"*x\"]").is_err());
+        assert!(Redactor::from_toml("t", "secret_keys = [\"pass*word\"]").is_err());
         assert!(
             Redactor::from_toml("t", "secret_keys = []\n[[patterns]]\nkind='k'\ntriggers=['a']\nregex='('").is_err()
         );
