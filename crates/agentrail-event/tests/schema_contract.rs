@@ -25,6 +25,14 @@ fn arrow_type_name(data_type: &DataType) -> String {
     }
 }
 
+/// The order in which `names` first appear as JSON keys (`"name":`) in `text`.
+fn key_order<'a>(text: &str, names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut found: Vec<(usize, &str)> =
+        names.filter_map(|name| text.find(&format!("\"{name}\":")).map(|at| (at, name))).collect();
+    found.sort();
+    found.into_iter().map(|(_, name)| name).collect()
+}
+
 fn json_schema() -> Value {
     serde_json::from_str(JSON_SCHEMA).expect("schemas/agent_event.schema.json is valid JSON")
 }
@@ -33,10 +41,16 @@ fn json_schema() -> Value {
 fn json_schema_lists_the_arrow_columns_in_order_with_their_types() {
     let schema = json_schema();
     let properties = schema["properties"].as_object().expect("properties");
-    let json_names: Vec<&str> = properties.keys().map(String::as_str).collect();
     let arrow = event_schema();
     let arrow_names: Vec<&str> = arrow.fields().iter().map(|f| f.name().as_str()).collect();
-    assert_eq!(json_names, arrow_names);
+    let mut json_names: Vec<&str> = properties.keys().map(String::as_str).collect();
+    let mut sorted_arrow = arrow_names.clone();
+    json_names.sort_unstable();
+    sorted_arrow.sort_unstable();
+    assert_eq!(json_names, sorted_arrow, "the same columns");
+    // Parsed objects do not keep key order; the file's text does.
+    let properties_text = &JSON_SCHEMA[JSON_SCHEMA.find("\"properties\"").expect("properties")..];
+    assert_eq!(key_order(properties_text, arrow_names.iter().copied()), arrow_names, "the same order");
     for field in arrow.fields() {
         let property = &properties[field.name()];
         assert_eq!(property["x-arrow-type"], arrow_type_name(field.data_type()), "type of {}", field.name());
@@ -51,11 +65,12 @@ fn json_schema_lists_the_arrow_columns_in_order_with_their_types() {
 fn rust_type_serializes_exactly_the_schema_columns() {
     let event =
         Event::new("agent:1".into(), Timestamp::from_micros(0), "agent".into(), "tools/call".into(), "{}".into());
-    let json = serde_json::to_value(&event).expect("serializes");
-    let keys: Vec<&str> = json.as_object().expect("object").keys().map(String::as_str).collect();
+    let text = serde_json::to_string(&event).expect("serializes");
+    let json: Value = serde_json::from_str(&text).expect("parses");
     let arrow = event_schema();
     let arrow_names: Vec<&str> = arrow.fields().iter().map(|f| f.name().as_str()).collect();
-    assert_eq!(keys, arrow_names);
+    assert_eq!(json.as_object().map(|o| o.len()), Some(arrow_names.len()), "one key per column");
+    assert_eq!(key_order(&text, arrow_names.iter().copied()), arrow_names, "columns in table order");
     let back: Event = serde_json::from_value(json).expect("deserializes");
     assert_eq!(back, event);
 }
