@@ -193,7 +193,8 @@ fn pretty_printed_records_files_and_arrays_are_read_whole() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let events = stdout_lines(&output);
     assert_eq!(events.len(), 2);
-    assert_eq!(events[0]["agent_id"], "agent-fixer-2");
+    // The role session `agent-fixer-2` names the agent `fixer-2`: the marker is not the id.
+    assert_eq!(events[0]["agent_id"], "fixer-2");
     assert_eq!(events[0]["action_class"], "admin");
     assert_eq!(events[0]["credential_type"], "api_key");
     // The key id is the credential's id: kept in its column and in the raw record.

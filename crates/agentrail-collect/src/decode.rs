@@ -10,9 +10,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::Value;
 use serde_json::error::Category;
 
+use crate::json::Json;
 use crate::otlp;
 
 /// Where a record was in its input: a line (1-based) and, inside an
@@ -36,7 +36,7 @@ impl fmt::Display for Position {
 #[derive(Debug)]
 pub struct DecodedRecord<'a> {
     pub position: Position,
-    pub value: Value,
+    pub value: Json<'a>,
     /// The record's own text when it stood alone on its line: kept as `raw`
     /// unless redaction changes it, so the stored record is byte-identical.
     pub text: Option<&'a str>,
@@ -85,17 +85,6 @@ impl Default for DecodeLimits {
     }
 }
 
-pub fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Reads every record of `input`, calling `emit` for each record or rejection
 /// in input order.
 pub fn decode<'a>(
@@ -133,7 +122,7 @@ pub fn decode<'a>(
             }));
             continue;
         }
-        match serde_json::from_slice::<Value>(line) {
+        match Json::parse(line) {
             Ok(value) => {
                 // A parsed line is valid UTF-8: JSON outside strings is ASCII.
                 let text = std::str::from_utf8(line).ok();
@@ -166,14 +155,14 @@ fn decode_stream<'a>(
     first_line: usize,
     emit: &mut dyn FnMut(Result<DecodedRecord<'a>, DecodeRejection<'a>>),
 ) {
-    let mut stream = serde_json::Deserializer::from_slice(input).into_iter::<Value>();
+    let mut stream = serde_json::Deserializer::from_slice(input).into_iter::<Json<'a>>();
     let mut consumed = 0;
     loop {
         let value_start = consumed + input[consumed..].iter().take_while(|b| b.is_ascii_whitespace()).count();
         let line = first_line + count_newlines(&input[..value_start]);
         match stream.next() {
             None => return,
-            Some(Ok(Value::Array(items))) => {
+            Some(Ok(Json::Array(items))) => {
                 consumed = stream.byte_offset();
                 for (index, item) in items.into_iter().enumerate() {
                     let position = Position { line, record: Some(index + 1) };
@@ -204,23 +193,23 @@ fn decode_stream<'a>(
 
 /// One element of a JSON array: a record, or an envelope of records.
 fn expand_item<'a>(
-    item: Value,
+    item: Json<'a>,
     position: Position,
     emit: &mut dyn FnMut(Result<DecodedRecord<'a>, DecodeRejection<'a>>),
 ) {
     match item {
-        Value::Object(_) => emit(Ok(DecodedRecord { position, value: item, text: None, implied_source: None })),
+        Json::Object(_) => emit(Ok(DecodedRecord { position, value: item, text: None, implied_source: None })),
         other => emit(Err(DecodeRejection {
             position,
-            problem: DecodeProblem::NotAnObject(json_type_name(&other)),
-            raw: Cow::Owned(other.to_string().into_bytes()),
+            problem: DecodeProblem::NotAnObject(other.type_name()),
+            raw: Cow::Owned(other.to_json_string().into_bytes()),
         })),
     }
 }
 
 /// A whole parsed document on a line: a record, or an envelope.
 fn expand<'a>(
-    value: Value,
+    mut value: Json<'a>,
     text: Option<&'a str>,
     line: usize,
     raw: &'a [u8],
@@ -236,42 +225,41 @@ fn expand<'a>(
         });
         return;
     }
-    match value {
-        Value::Object(mut object) if object.get("Records").is_some_and(Value::is_array) => {
-            let Some(Value::Array(records)) = object.remove("Records") else { return };
-            for (index, record) in records.into_iter().enumerate() {
-                let position = Position { line, record: Some(index + 1) };
-                match record {
-                    Value::Object(_) => {
-                        emit(Ok(DecodedRecord { position, value: record, text: None, implied_source: None }))
-                    }
-                    other => emit(Err(DecodeRejection {
-                        position,
-                        problem: DecodeProblem::BadRecordsEnvelope,
-                        raw: Cow::Owned(other.to_string().into_bytes()),
-                    })),
+    if value.get("Records").is_some_and(Json::is_array) {
+        let Some(Json::Array(records)) = value.take("Records") else { return };
+        for (index, record) in records.into_iter().enumerate() {
+            let position = Position { line, record: Some(index + 1) };
+            match record {
+                Json::Object(_) => {
+                    emit(Ok(DecodedRecord { position, value: record, text: None, implied_source: None }))
                 }
+                other => emit(Err(DecodeRejection {
+                    position,
+                    problem: DecodeProblem::BadRecordsEnvelope,
+                    raw: Cow::Owned(other.to_json_string().into_bytes()),
+                })),
             }
         }
-        // The Kubernetes audit webhook backend posts an EventList.
-        Value::Object(mut object)
-            if object.get("kind").and_then(Value::as_str) == Some("EventList")
-                && object.get("items").is_some_and(Value::is_array) =>
-        {
-            let Some(Value::Array(items)) = object.remove("items") else { return };
-            for (index, item) in items.into_iter().enumerate() {
-                expand_item(item, Position { line, record: Some(index + 1) }, emit);
-            }
+        return;
+    }
+    // The Kubernetes audit webhook backend posts an EventList.
+    if value.get("kind").and_then(Json::as_str) == Some("EventList") && value.get("items").is_some_and(Json::is_array) {
+        let Some(Json::Array(items)) = value.take("items") else { return };
+        for (index, item) in items.into_iter().enumerate() {
+            expand_item(item, Position { line, record: Some(index + 1) }, emit);
         }
-        Value::Object(_) => emit(Ok(DecodedRecord { position, value, text, implied_source: None })),
-        Value::Array(items) => {
+        return;
+    }
+    match value {
+        Json::Object(_) => emit(Ok(DecodedRecord { position, value, text, implied_source: None })),
+        Json::Array(items) => {
             for (index, item) in items.into_iter().enumerate() {
                 expand_item(item, Position { line, record: Some(index + 1) }, emit);
             }
         }
         other => emit(Err(DecodeRejection {
             position,
-            problem: DecodeProblem::NotAnObject(json_type_name(&other)),
+            problem: DecodeProblem::NotAnObject(other.type_name()),
             raw: Cow::Borrowed(raw),
         })),
     }
@@ -304,7 +292,8 @@ mod tests {
         decode(input.as_bytes(), DecodeLimits { max_record_bytes: 64, multi_line_documents: true }, &mut |r| {
             out.push(match r {
                 Ok(rec) => {
-                    format!("{} ok {}{}", rec.position, rec.value, if rec.text.is_some() { " +text" } else { "" })
+                    let text = if rec.text.is_some() { " +text" } else { "" };
+                    format!("{} ok {}{text}", rec.position, rec.value.to_json_string())
                 }
                 Err(rej) => format!("{} err {}", rej.position, rej.problem),
             })

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::json::Json;
 
 /// Bounds on the attributes of one event.
 #[derive(Debug, Clone, Copy)]
@@ -27,30 +27,32 @@ pub const DROPPED_KEY: &str = "agentrail.attributes_dropped";
 /// Flattens `record`, leaving out the dotted paths in `skip` (and whatever
 /// lies under them). Arrays are kept whole as JSON text under their key.
 /// `skip` is a handful of paths, so a slice scan beats hashing every key.
-pub fn flatten(record: &Value, skip: &[&str], limits: AttributeLimits) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+pub fn flatten(record: &Json<'_>, skip: &[&str], limits: AttributeLimits) -> BTreeMap<String, String> {
+    // Collected in a vector and bulk-loaded: the tree sorts once instead of
+    // inserting key by key. Repeated keys keep the last value.
+    let mut out = Vec::new();
     let mut dropped = 0_usize;
-    if let Value::Object(map) = record {
+    if let Json::Object(pairs) = record {
         let mut key = String::new();
-        for (name, value) in map {
+        for (name, value) in pairs {
             walk(name, value, &mut key, 1, skip, limits, &mut out, &mut dropped);
         }
     }
     if dropped > 0 {
-        out.insert(DROPPED_KEY.to_owned(), dropped.to_string());
+        out.push((DROPPED_KEY.to_owned(), dropped.to_string()));
     }
-    out
+    out.into_iter().collect()
 }
 
 #[allow(clippy::too_many_arguments)]
 fn walk(
     name: &str,
-    value: &Value,
+    value: &Json<'_>,
     key: &mut String,
     depth: usize,
     skip: &[&str],
     limits: AttributeLimits,
-    out: &mut BTreeMap<String, String>,
+    out: &mut Vec<(String, String)>,
     dropped: &mut usize,
 ) {
     let mark = key.len();
@@ -60,9 +62,9 @@ fn walk(
     key.push_str(name);
     if !skip.contains(&key.as_str()) {
         match value {
-            Value::Null => {}
-            Value::Object(map) if depth < limits.max_depth => {
-                for (child, item) in map {
+            Json::Null => {}
+            Json::Object(pairs) if depth < limits.max_depth => {
+                for (child, item) in pairs {
                     walk(child, item, key, depth + 1, skip, limits, out, dropped);
                 }
             }
@@ -71,11 +73,12 @@ fn walk(
                     *dropped += 1;
                 } else {
                     let text = match other {
-                        Value::String(s) => truncate(s, limits.max_value_bytes),
-                        scalar @ (Value::Number(_) | Value::Bool(_)) => scalar.to_string(),
-                        nested => truncate(&nested.to_string(), limits.max_value_bytes),
+                        Json::String(s) => truncate(s, limits.max_value_bytes),
+                        Json::Number(n) => n.to_string(),
+                        Json::Bool(b) => b.to_string(),
+                        nested => truncate(&nested.to_json_string(), limits.max_value_bytes),
                     };
-                    out.insert(key.clone(), text);
+                    out.push((key.clone(), text));
                 }
             }
         }
@@ -100,11 +103,15 @@ mod tests {
 
     use super::*;
 
+    fn parsed(value: serde_json::Value) -> Json<'static> {
+        Json::parse(value.to_string().as_bytes()).expect("valid JSON").into_owned()
+    }
+
     #[test]
     fn flattens_and_skips_copied_paths() {
         let record =
             json!({"a": {"b": 1, "c": {"d": "x"}}, "list": [1, {"z": 2}], "n": null, "skip": {"me": 1}, "t": true});
-        let flat = flatten(&record, &["skip", "a.b"], AttributeLimits::default());
+        let flat = flatten(&parsed(record), &["skip", "a.b"], AttributeLimits::default());
         let expected: BTreeMap<String, String> = [("a.c.d", "x"), ("list", "[1,{\"z\":2}]"), ("t", "true")]
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
@@ -118,10 +125,10 @@ mod tests {
         for _ in 0..50 {
             deep = json!({"d": deep});
         }
-        let wide: serde_json::Map<String, Value> =
+        let wide: serde_json::Map<String, serde_json::Value> =
             (0..1000).map(|i| (format!("k{i}"), json!("é".repeat(5000)))).collect();
         let limits = AttributeLimits { max_attributes: 10, max_value_bytes: 9, max_depth: 4 };
-        let flat = flatten(&json!({"deep": deep, "wide": wide}), &[], limits);
+        let flat = flatten(&parsed(json!({"deep": deep, "wide": wide})), &[], limits);
         assert_eq!(flat.len(), 11);
         assert_eq!(flat.get(DROPPED_KEY).map(String::as_str), Some("991"));
         assert!(flat.values().all(|v| v.len() <= 12), "{flat:?}");

@@ -29,6 +29,7 @@
 pub mod decode;
 mod flatten;
 mod glob;
+pub mod json;
 pub mod mapping;
 mod normalize;
 pub mod otlp;
@@ -38,6 +39,7 @@ mod registry;
 
 pub use decode::{DecodeLimits, DecodeProblem, DecodedRecord, Position};
 pub use flatten::AttributeLimits;
+pub use json::Json;
 pub use mapping::{Column, Mapping, MappingError};
 pub use normalize::{Limits, Normalizer, RejectReason, Rejection, SourceChoice};
 pub use path::{FieldPath, PathError};

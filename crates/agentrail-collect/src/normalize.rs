@@ -3,11 +3,11 @@
 use std::borrow::Cow;
 
 use agentrail_event::Event;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::decode::{self, DecodeLimits, DecodeProblem, DecodedRecord, Position};
 use crate::flatten::{self, AttributeLimits};
+use crate::json::Json;
 use crate::mapping::{Column, ColumnKind, MapError, Mapping};
 use crate::redact::{Redactor, Triggers};
 use crate::registry::Registry;
@@ -125,11 +125,11 @@ impl Normalizer {
     #[allow(clippy::result_large_err)]
     pub fn normalize_record(&self, record: DecodedRecord<'_>, choice: &SourceChoice) -> Result<Event, Rejection> {
         let DecodedRecord { position, mut value, text, implied_source } = record;
-        let reject = |reason: RejectReason, source: Option<&str>, value: &Value| Rejection {
+        let reject = |reason: RejectReason, source: Option<&str>, value: &Json<'_>| Rejection {
             position,
             reason,
             source: source.map(str::to_owned),
-            raw: text.map_or_else(|| value.to_string().into_bytes(), |t| t.as_bytes().to_vec()),
+            raw: text.map_or_else(|| value.to_json_string().into_bytes(), |t| t.as_bytes().to_vec()),
         };
         let named: Option<&str> = match choice {
             SourceChoice::Named(name) => Some(name),
@@ -161,7 +161,7 @@ impl Normalizer {
         // its serialization. One scan of it says which redaction rules apply.
         let mut raw: Cow<'_, str> = match text {
             Some(t) => Cow::Borrowed(t),
-            None => Cow::Owned(value.to_string()),
+            None => Cow::Owned(value.to_json_string()),
         };
         let triggers = self.redactor.scan(raw.as_bytes());
         let mut redactions = 0;
@@ -169,7 +169,7 @@ impl Normalizer {
             redactions += self.redact_columns(&mut event, triggers);
             let in_record = self.redactor.redact_value_with(&mut value, triggers);
             if in_record > 0 {
-                raw = Cow::Owned(value.to_string());
+                raw = Cow::Owned(value.to_json_string());
             }
             redactions += in_record;
         }
@@ -231,10 +231,10 @@ impl Normalizer {
 /// The id of a record whose source gives none: the source and a SHA-256 of
 /// the record's canonical (re-serialized) JSON, so the same record re-sent
 /// with other whitespace or inside another envelope gets the same id.
-fn content_id(source: &str, value: &Value) -> String {
+fn content_id(source: &str, value: &Json<'_>) -> String {
     let mut hasher = Sha256::new();
     hasher.update(source.as_bytes());
     hasher.update([0]);
-    hasher.update(value.to_string().as_bytes());
+    hasher.update(value.to_json_string().as_bytes());
     format!("{source}:sha256:{}", hex::encode(&hasher.finalize()[..16]))
 }

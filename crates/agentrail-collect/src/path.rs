@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use crate::json::Json;
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,13 +137,13 @@ impl FieldPath {
     }
 
     /// The value at this path, if every step exists. `null` counts as absent.
-    pub fn lookup<'v>(&self, mut value: &'v Value) -> Option<&'v Value> {
+    pub fn lookup<'v, 'a>(&self, mut value: &'v Json<'a>) -> Option<&'v Json<'a>> {
         for segment in &self.segments {
             value = match (segment, value) {
-                (Segment::Key(key), Value::Object(map)) => map.get(key)?,
-                (Segment::Index(index), Value::Array(items)) => items.get(*index)?,
-                (Segment::Find { field, value: wanted }, Value::Array(items)) => {
-                    items.iter().find(|item| item.get(field).and_then(Value::as_str) == Some(wanted.as_str()))?
+                (Segment::Key(key), Json::Object(_)) => value.get(key)?,
+                (Segment::Index(index), Json::Array(items)) => items.get(*index)?,
+                (Segment::Find { field, value: wanted }, Json::Array(items)) => {
+                    items.iter().find(|item| item.get(field).and_then(Json::as_str) == Some(wanted.as_str()))?
                 }
                 _ => return None,
             };
@@ -165,12 +165,15 @@ impl fmt::Display for FieldPath {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
     fn look(path: &str, value: &Value) -> Option<Value> {
-        FieldPath::parse(path).ok().and_then(|p| p.lookup(value).cloned())
+        let text = value.to_string();
+        let record = Json::parse(text.as_bytes()).ok()?;
+        let found = FieldPath::parse(path).ok()?.lookup(&record)?.to_json_string();
+        serde_json::from_str(&found).ok()
     }
 
     #[test]

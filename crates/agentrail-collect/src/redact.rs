@@ -14,9 +14,11 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Captures, Regex};
 use serde::Deserialize;
-use serde_json::Value;
+
+use std::borrow::Cow;
 
 use crate::glob::Glob;
+use crate::json::Json;
 use crate::mapping::secret_id;
 
 /// The built-in rules.
@@ -260,45 +262,36 @@ impl Redactor {
     }
 
     /// Redacts every secret in a JSON value in place; returns how many.
-    pub fn redact_value(&self, value: &mut Value) -> u32 {
+    pub fn redact_value(&self, value: &mut Json<'_>) -> u32 {
         self.redact_value_with(value, Triggers::all())
     }
 
     /// [`Redactor::redact_value`] for a value whose text was scanned.
-    pub fn redact_value_with(&self, value: &mut Value, triggers: Triggers) -> u32 {
+    pub fn redact_value_with(&self, value: &mut Json<'_>, triggers: Triggers) -> u32 {
         match value {
-            Value::String(text) => match self.redact_text_with(text, triggers) {
+            Json::String(text) => match self.redact_text_with(text, triggers) {
                 Some((redacted, count)) => {
-                    *text = redacted;
+                    *text = Cow::Owned(redacted);
                     count
                 }
                 None => 0,
             },
-            Value::Array(items) => items.iter_mut().map(|item| self.redact_value_with(item, triggers)).sum(),
-            Value::Object(map) => {
+            Json::Array(items) => items.iter_mut().map(|item| self.redact_value_with(item, triggers)).sum(),
+            Json::Object(pairs) => {
                 let mut count = 0;
                 // `{"name": "DB_PASSWORD", "value": "…"}`: environment variables,
                 // headers and parameters logged as name/value pairs.
                 let named_secret = triggers.keys
-                    && ["name", "Name", "key", "Key"]
-                        .iter()
-                        .filter_map(|k| map.get(*k).and_then(Value::as_str))
-                        .any(|name| self.is_secret_key(name));
-                if named_secret {
-                    for value_key in ["value", "Value"] {
-                        if let Some(item @ Value::String(_)) = map.get_mut(value_key)
-                            && item.as_str().is_some_and(|s| !s.is_empty() && !s.starts_with("[REDACTED"))
-                        {
-                            *item = Value::String(FIELD_REPLACEMENT.to_owned());
-                            count += 1;
-                        }
-                    }
-                }
-                for (key, item) in map.iter_mut() {
-                    let secret_scalar = matches!(item, Value::String(s) if !s.is_empty() && !s.starts_with("[REDACTED"))
-                        || item.is_number();
-                    if secret_scalar && triggers.keys && self.is_secret_key(key) {
-                        *item = Value::String(FIELD_REPLACEMENT.to_owned());
+                    && pairs.iter().any(|(k, v)| {
+                        matches!(k.as_ref(), "name" | "Name" | "key" | "Key")
+                            && v.as_str().is_some_and(|name| self.is_secret_key(name))
+                    });
+                for (key, item) in pairs.iter_mut() {
+                    let secret_scalar = matches!(item, Json::String(s) if !s.is_empty() && !s.starts_with("[REDACTED"))
+                        || matches!(item, Json::Number(_));
+                    let named_value = named_secret && matches!(key.as_ref(), "value" | "Value");
+                    if secret_scalar && triggers.keys && (named_value || self.is_secret_key(key)) {
+                        *item = Json::String(Cow::Borrowed(FIELD_REPLACEMENT));
                         count += 1;
                     } else {
                         count += self.redact_value_with(item, triggers);
@@ -306,7 +299,7 @@ impl Redactor {
                 }
                 count
             }
-            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+            Json::Null | Json::Bool(_) | Json::Number(_) => 0,
         }
     }
 }
@@ -365,19 +358,22 @@ mod tests {
     #[test]
     fn secret_keys_and_nested_values() {
         let r = redactor();
-        let mut record = json!({
+        let source = json!({
             "user": "alice", "password": "hunter2", "Client_Secret": "s3cr3t", "token_id": 123,
             "headers": {"Authorization": "Basic dXNlcjpwYXNz", "x-api-key": "k"},
             "args": ["--token", JWT], "db_password": 12345678, "hashed_token": "abc=",
             "env": [{"name": "DB_PASSWORD", "value": "pg-secret-1"}, {"name": "REGION", "value": "eu"}]
         });
-        assert!(r.may_contain_secrets(record.to_string().as_bytes()));
+        let input = source.to_string();
+        let mut record = Json::parse(input.as_bytes()).expect("valid JSON");
+        assert!(r.may_contain_secrets(input.as_bytes()));
         let count = r.redact_value(&mut record);
-        let text = record.to_string();
+        let text = record.to_json_string();
         for secret in ["hunter2", "s3cr3t", "dXNlcjpwYXNz", JWT, "12345678", "pg-secret-1"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert_eq!(count, 7);
+        let record: serde_json::Value = serde_json::from_str(&text).expect("still JSON");
         assert_eq!(record["env"][1]["value"], json!("eu"));
         assert_eq!(record["token_id"], json!(123));
         assert_eq!(record["hashed_token"], json!("abc="));

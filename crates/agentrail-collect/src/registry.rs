@@ -1,7 +1,7 @@
 //! The set of source mappings in use: the built-in files, overridden or
 //! extended by a user's directory, and auto-detection over them.
 
-use serde_json::Value;
+use crate::json::Json;
 
 use crate::mapping::{Mapping, MappingError, compile};
 
@@ -70,12 +70,12 @@ impl Registry {
     }
 
     /// The first mapping, in priority order, whose `[detect]` matches.
-    pub fn detect(&self, record: &Value) -> Option<&Mapping> {
+    pub fn detect(&self, record: &Json<'_>) -> Option<&Mapping> {
         self.mappings.iter().find(|m| m.detect.matches(record))
     }
 
     /// Every mapping that would match, in priority order (for `sources check`).
-    pub fn candidates<'r>(&'r self, record: &'r Value) -> impl Iterator<Item = &'r Mapping> + 'r {
+    pub fn candidates<'r>(&'r self, record: &'r Json<'r>) -> impl Iterator<Item = &'r Mapping> + 'r {
         self.mappings.iter().filter(move |m| m.detect.matches(record))
     }
 

@@ -32,7 +32,6 @@ mod compile;
 mod rule;
 
 use agentrail_event::{Event, Timestamp};
-use serde_json::Value;
 
 pub use column::{Column, ColumnKind};
 pub use compile::{MappingError, compile};
@@ -40,6 +39,7 @@ pub use rule::secret_id;
 use rule::{Alternative, Val};
 
 use crate::glob::Glob;
+use crate::json::Json;
 use crate::path::FieldPath;
 
 /// How a rule combines its alternatives.
@@ -74,7 +74,7 @@ impl Detector {
         self.all.is_empty() && self.any.is_empty() && self.equals.is_empty()
     }
 
-    pub fn matches(&self, record: &Value) -> bool {
+    pub fn matches(&self, record: &Json<'_>) -> bool {
         !self.is_empty()
             && self.all.iter().all(|p| p.lookup(record).is_some())
             && (self.any.is_empty() || self.any.iter().any(|p| p.lookup(record).is_some()))
@@ -165,7 +165,7 @@ impl Mapping {
 
     /// Fills an event from a record. The event's `raw` is left empty and its
     /// `event_id` is the source-qualified own id, or empty when there is none.
-    pub fn apply<'m>(&'m self, record: &Value) -> Result<Mapped<'m>, MapError> {
+    pub fn apply<'m>(&'m self, record: &Json<'_>) -> Result<Mapped<'m>, MapError> {
         let mut event =
             Event::new(String::new(), Timestamp::from_micros(0), self.name.clone(), String::new(), String::new());
         let mut copied = Vec::new();
@@ -254,8 +254,8 @@ impl Mapping {
 /// A short description of a value for an error message.
 fn describe_value(value: &Val<'_>) -> String {
     match value {
-        Val::Json(Value::Object(_)) => "an object".to_owned(),
-        Val::Json(Value::Array(_)) | Val::List(_) => "a list".to_owned(),
+        Val::Json(Json::Object(_)) => "an object".to_owned(),
+        Val::Json(Json::Array(_)) | Val::List(_) => "a list".to_owned(),
         other => match other.as_text() {
             Some(text) if text.chars().count() > 40 => format!("`{}…`", text.chars().take(40).collect::<String>()),
             Some(text) => format!("`{text}`"),
@@ -275,6 +275,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn parsed(value: serde_json::Value) -> Json<'static> {
+        Json::parse(value.to_string().as_bytes()).expect("valid JSON").into_owned()
+    }
 
     fn mapping(fields: &str) -> Mapping {
         let text = format!("[source]\nname = \"test\"\n[detect]\nall = [\"a\"]\n[fields]\n{fields}");
@@ -298,10 +302,11 @@ scopes = { path = "scope", split = " " }
 delegation_chain = { concat = [{ path = "chain", each = ["p.email"] }, { path = "who" }] }
 "#,
         );
-        let mapped = m.apply(&json!({
+        let record = parsed(json!({
             "at": "2026-01-02T03:04:05Z", "act": "DeleteBucket", "id": "x1", "stage": "done",
             "ua": "sdk/1 agent/deployer-7 corr/9", "scope": "a  b", "chain": [{"p": {"email": "alice"}}], "who": "sa"
-        }))?;
+        }));
+        let mapped = m.apply(&record)?;
         let e = &mapped.event;
         assert_eq!(e.time.to_string(), "2026-01-02T03:04:05.000000Z");
         assert_eq!(e.event_id, "test:x1:done");
@@ -318,10 +323,13 @@ delegation_chain = { concat = [{ path = "chain", each = ["p.email"] }, { path = 
     #[test]
     fn missing_or_bad_time_and_action_are_reasons() {
         let m = mapping("time = \"ts\"\naction = \"act\"");
-        assert_eq!(m.apply(&json!({"act": "x"})).err(), Some(MapError::NoTime("none of [ts] is present".into())));
-        let bad = m.apply(&json!({"ts": {"nested": 1}, "act": "x"})).err().map(|e| e.to_string());
+        assert_eq!(
+            m.apply(&parsed(json!({"act": "x"}))).err(),
+            Some(MapError::NoTime("none of [ts] is present".into()))
+        );
+        let bad = m.apply(&parsed(json!({"ts": {"nested": 1}, "act": "x"}))).err().map(|e| e.to_string());
         assert_eq!(bad.as_deref(), Some("no usable `time`: found an object, which is not a timestamp (tried ts)"));
-        assert_eq!(m.apply(&json!({"ts": 1_700_000_000})).err(), Some(MapError::NoAction("act".into())));
+        assert_eq!(m.apply(&parsed(json!({"ts": 1_700_000_000}))).err(), Some(MapError::NoAction("act".into())));
     }
 
     #[test]

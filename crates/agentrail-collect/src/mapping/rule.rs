@@ -5,17 +5,17 @@ use std::borrow::Cow;
 
 use agentrail_event::{Event, Timestamp};
 use regex::Regex;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::column::Column;
 use crate::glob::Glob;
+use crate::json::{Json, Number};
 use crate::path::FieldPath;
 
 /// A value on its way from the record to a column.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val<'v> {
-    Json(&'v Value),
+    Json(&'v Json<'v>),
     Text(Cow<'v, str>),
     List(Vec<String>),
 }
@@ -25,9 +25,9 @@ impl<'v> Val<'v> {
     /// objects, arrays and lists have none.
     pub fn as_text(&self) -> Option<Cow<'v, str>> {
         match self {
-            Val::Json(Value::String(s)) => Some(Cow::Borrowed(s.as_str())),
-            Val::Json(Value::Number(n)) => Some(Cow::Owned(n.to_string())),
-            Val::Json(Value::Bool(b)) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            Val::Json(Json::String(s)) => Some(Cow::Borrowed(s.as_ref())),
+            Val::Json(Json::Number(n)) => Some(Cow::Owned(n.to_string())),
+            Val::Json(Json::Bool(b)) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
             Val::Json(_) | Val::List(_) => None,
             Val::Text(text) => Some(text.clone()),
         }
@@ -37,7 +37,7 @@ impl<'v> Val<'v> {
     pub fn into_list(self) -> Option<Vec<String>> {
         let list = match self {
             Val::List(list) => list,
-            Val::Json(Value::Array(items)) => items
+            Val::Json(Json::Array(items)) => items
                 .iter()
                 .filter_map(|item| Val::Json(item).as_text().map(|t| t.trim().to_owned()))
                 .filter(|t| !t.is_empty())
@@ -51,17 +51,12 @@ impl<'v> Val<'v> {
     /// The value as a point in time, read as the given format.
     pub fn as_time(&self, format: TimeFormat) -> Option<Timestamp> {
         match self {
-            Val::Json(Value::Number(n)) => {
-                if let Some(i) = n.as_i64() {
-                    format.epoch(i)
-                } else {
-                    let seconds = n.as_f64()?;
-                    match format {
-                        TimeFormat::Auto | TimeFormat::EpochSeconds => Timestamp::from_epoch_seconds_f64(seconds).ok(),
-                        _ => None,
-                    }
-                }
-            }
+            Val::Json(Json::Number(Number::Int(i))) => format.epoch(*i),
+            Val::Json(Json::Number(Number::Uint(u))) => format.epoch(i64::try_from(*u).ok()?),
+            Val::Json(Json::Number(Number::Float(seconds))) => match format {
+                TimeFormat::Auto | TimeFormat::EpochSeconds => Timestamp::from_epoch_seconds_f64(*seconds).ok(),
+                _ => None,
+            },
             other => {
                 let text = other.as_text()?;
                 let text = text.trim();
@@ -194,7 +189,7 @@ impl Alternative {
         }
     }
 
-    pub fn evaluate<'v>(&self, record: &'v Value, event: &Event) -> Option<Val<'v>> {
+    pub fn evaluate<'v>(&self, record: &'v Json<'v>, event: &Event) -> Option<Val<'v>> {
         if !self.require.iter().all(|path| path.lookup(record).is_some()) {
             return None;
         }
@@ -208,7 +203,7 @@ impl Alternative {
     }
 }
 
-fn render_template<'v>(parts: &[TemplatePart], record: &'v Value) -> Option<Val<'v>> {
+fn render_template<'v>(parts: &[TemplatePart], record: &'v Json<'v>) -> Option<Val<'v>> {
     let mut out = String::new();
     let mut found_any = false;
     for part in parts {
@@ -231,7 +226,7 @@ impl Transforms {
             value = Val::List(act_chain(value_json(&value)?));
         }
         if !self.each.is_empty() {
-            let Val::Json(Value::Array(items)) = value else { return None };
+            let Val::Json(Json::Array(items)) = value else { return None };
             let list = items
                 .iter()
                 .filter_map(|item| self.each.iter().find_map(|p| p.lookup(item).and_then(|v| Val::Json(v).as_text())))
@@ -297,7 +292,7 @@ impl Transforms {
     }
 }
 
-fn value_json<'a>(value: &'a Val<'_>) -> Option<&'a Value> {
+fn value_json<'a, 'v>(value: &'a Val<'v>) -> Option<&'a Json<'v>> {
     match value {
         Val::Json(json) => Some(json),
         _ => None,
@@ -306,10 +301,10 @@ fn value_json<'a>(value: &'a Val<'_>) -> Option<&'a Value> {
 
 fn is_empty(value: &Val<'_>) -> bool {
     match value {
-        Val::Json(Value::String(s)) => s.trim().is_empty(),
-        Val::Json(Value::Array(items)) => items.is_empty(),
-        Val::Json(Value::Object(map)) => map.is_empty(),
-        Val::Json(Value::Null) => true,
+        Val::Json(Json::String(s)) => s.trim().is_empty(),
+        Val::Json(Json::Array(items)) => items.is_empty(),
+        Val::Json(Json::Object(pairs)) => pairs.is_empty(),
+        Val::Json(Json::Null) => true,
         Val::Json(_) => false,
         Val::Text(text) => text.trim().is_empty(),
         Val::List(list) => list.is_empty(),
@@ -320,9 +315,9 @@ fn is_empty(value: &Val<'_>) -> bool {
 /// The outermost `act` is the current actor and nested ones are earlier
 /// actors, so the chain is the subject, then the actors innermost first.
 /// Depth is bounded so a hostile record cannot make it loop long.
-fn act_chain(claims: &Value) -> Vec<String> {
+fn act_chain(claims: &Json<'_>) -> Vec<String> {
     const MAX_DEPTH: usize = 32;
-    let principal = |level: &Value| {
+    let principal = |level: &Json<'_>| {
         // `on_behalf_of` names the human when the chain sits at the top of a
         // gateway record rather than in token claims.
         ["sub", "client_id", "on_behalf_of"]
@@ -331,7 +326,7 @@ fn act_chain(claims: &Value) -> Vec<String> {
     };
     let mut actors = Vec::new();
     let mut level = claims.get("act");
-    while let Some(actor @ Value::Object(_)) = level {
+    while let Some(actor @ Json::Object(_)) = level {
         if actors.len() == MAX_DEPTH {
             break;
         }
@@ -370,12 +365,16 @@ mod tests {
 
     use super::*;
 
+    fn parsed(value: serde_json::Value) -> Json<'static> {
+        Json::parse(value.to_string().as_bytes()).expect("valid JSON").into_owned()
+    }
+
     #[test]
     fn act_chain_is_subject_then_earliest_to_current_actor() {
-        let claims = json!({"sub": "alice", "act": {"sub": "sub-agent", "act": {"sub": "planner"}}});
+        let claims = parsed(json!({"sub": "alice", "act": {"sub": "sub-agent", "act": {"sub": "planner"}}}));
         assert_eq!(act_chain(&claims), vec!["alice", "planner", "sub-agent"]);
-        assert_eq!(act_chain(&json!({"sub": "alice"})), vec!["alice"]);
-        assert_eq!(act_chain(&json!({"act": {"client_id": "svc"}})), vec!["svc"]);
+        assert_eq!(act_chain(&parsed(json!({"sub": "alice"}))), vec!["alice"]);
+        assert_eq!(act_chain(&parsed(json!({"act": {"client_id": "svc"}}))), vec!["svc"]);
     }
 
     #[test]
@@ -384,7 +383,7 @@ mod tests {
         for i in 0..100 {
             claims = json!({"sub": "alice", "act": {"sub": format!("a{i}"), "act": claims["act"].clone()}});
         }
-        assert!(act_chain(&claims).len() <= 33);
+        assert!(act_chain(&parsed(claims)).len() <= 33);
     }
 
     #[test]
@@ -398,15 +397,15 @@ mod tests {
 
     #[test]
     fn times_in_every_form() {
-        let ms = json!(1_621_305_118_553_i64);
+        let ms = parsed(json!(1_621_305_118_553_i64));
         assert_eq!(Val::Json(&ms).as_time(TimeFormat::Auto).map(|t| t.as_micros()), Some(1_621_305_118_553_000));
-        let ns = json!("1621305118553000000");
+        let ns = parsed(json!("1621305118553000000"));
         assert_eq!(Val::Json(&ns).as_time(TimeFormat::EpochNanos).map(|t| t.as_micros()), Some(1_621_305_118_553_000));
-        let text = json!("2021-05-18T02:31:58.553Z");
+        let text = parsed(json!("2021-05-18T02:31:58.553Z"));
         assert_eq!(Val::Json(&text).as_time(TimeFormat::Auto).map(|t| t.as_micros()), Some(1_621_305_118_553_000));
-        let float = json!(1_621_305_118.553);
+        let float = parsed(json!(1_621_305_118.553));
         assert_eq!(Val::Json(&float).as_time(TimeFormat::Auto).map(|t| t.as_micros()), Some(1_621_305_118_553_000));
-        assert_eq!(Val::Json(&json!({"a": 1})).as_time(TimeFormat::Auto), None);
+        assert_eq!(Val::Json(&parsed(json!({"a": 1}))).as_time(TimeFormat::Auto), None);
         assert_eq!(Val::Json(&text).as_time(TimeFormat::EpochSeconds), None);
     }
 }
