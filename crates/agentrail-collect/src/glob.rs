@@ -23,30 +23,32 @@ impl Glob {
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        let text = text.as_bytes();
+        self.matches_lowercase(&lowercase(text))
+    }
+
+    /// [`Glob::matches`] for text already ASCII-lower-cased, so a list of
+    /// globs tested against one value folds its case once.
+    pub fn matches_lowercase(&self, text: &str) -> bool {
         if self.parts.is_empty() {
             // `*` matches anything; an empty pattern only the empty text.
             return !self.anchored_start || text.is_empty();
         }
-        let mut at = 0;
+        let mut rest = text;
         let last = self.parts.len() - 1;
         for (i, part) in self.parts.iter().enumerate() {
-            let part = part.as_bytes();
             if i == 0 && self.anchored_start {
-                if !starts_with_ignore_case(text, part) {
-                    return false;
-                }
-                at = part.len();
+                let Some(after) = rest.strip_prefix(part.as_str()) else { return false };
                 if i == last && self.anchored_end {
-                    return at == text.len();
+                    return after.is_empty();
                 }
+                rest = after;
                 continue;
             }
             if i == last && self.anchored_end {
-                return text.len() >= at + part.len() && ends_with_ignore_case(text, part);
+                return rest.ends_with(part.as_str());
             }
-            match find_ignore_case(&text[at..], part) {
-                Some(found) => at += found + part.len(),
+            match rest.find(part.as_str()) {
+                Some(found) => rest = &rest[found + part.len()..],
                 None => return false,
             }
         }
@@ -54,19 +56,13 @@ impl Glob {
     }
 }
 
-fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
-    text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
-}
-
-fn ends_with_ignore_case(text: &[u8], suffix: &[u8]) -> bool {
-    text.len() >= suffix.len() && text[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-}
-
-fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.len() > haystack.len() {
-        return None;
+/// The text ASCII-lower-cased, copied only when it has upper-case letters.
+pub fn lowercase(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
-    (0..=haystack.len() - needle.len()).find(|&i| haystack[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]

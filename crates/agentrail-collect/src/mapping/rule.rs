@@ -8,7 +8,7 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use super::column::Column;
-use crate::glob::Glob;
+use crate::glob::{Glob, lowercase};
 use crate::json::{Json, Number};
 use crate::path::FieldPath;
 
@@ -267,13 +267,15 @@ impl Transforms {
         }
         if !self.exclude.is_empty() {
             let text = value.as_text()?;
-            if self.exclude.iter().any(|glob| glob.matches(&text)) {
+            let lower = lowercase(&text);
+            if self.exclude.iter().any(|glob| glob.matches_lowercase(&lower)) {
                 return None;
             }
         }
         if !self.matches.is_empty() {
             let text = value.as_text()?;
-            let (_, result) = self.matches.iter().find(|(glob, _)| glob.matches(&text))?;
+            let lower = lowercase(&text);
+            let (_, result) = self.matches.iter().find(|(glob, _)| glob.matches_lowercase(&lower))?;
             value = Val::Text(Cow::Owned(result.clone()));
         }
         if let Some(constant) = &self.value {
