@@ -32,17 +32,19 @@ python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
 # Runs a command 3 times; reports the best wall time and the peak RSS.
 measure() {
   local name=$1; shift
-  local best="" rss=0
-  for _ in 1 2 3; do
-    local out
-    out=$( { /usr/bin/time -f '%e %M' "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1 )
-    local secs=${out% *} kb=${out#* }
-    if [ -z "$best" ] || awk "BEGIN {exit !($secs < $best)}"; then best=$secs; fi
-    [ "$kb" -gt "$rss" ] && rss=$kb
-  done
-  awk -v n="$name" -v s="$best" -v l="$lines" -v b="$bytes" -v r="$rss" \
-    'BEGIN {printf "%-28s %7.2f s %10.0f records/s %8.1f MB/s %7.0f MiB RSS\n", n, s, l/s, b/s/1e6, r/1024}'
-  echo "$best" > "target/bench-data/.last-$name"
+  python3 - "$name" "$lines" "$bytes" "$@" <<'PY'
+import resource, subprocess, sys, time
+name, lines, size, cmd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+best = None
+for _ in range(3):
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    elapsed = time.perf_counter() - start
+    best = elapsed if best is None else min(best, elapsed)
+rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"{name:<26} {best:7.2f} s {lines / best:10.0f} records/s {size / best / 1e6:7.1f} MB/s {rss_mib:7.0f} MiB peak RSS")
+open(f"target/bench-data/.last-{name}", "w").write(str(best))
+PY
 }
 
 echo "== one core each"
