@@ -39,6 +39,12 @@ impl Timestamp {
     /// Latest time accepted: 9999-12-31T23:59:59.999999Z.
     pub const MAX: Timestamp = Timestamp(253_402_300_799_999_999);
 
+    /// The current time, from the system clock.
+    pub fn now() -> Self {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timestamp(i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX))
+    }
+
     pub const fn from_micros(micros: i64) -> Self {
         Timestamp(micros)
     }

@@ -1,0 +1,197 @@
+//! Sealed Parquet segments: the events' home once the log has them.
+//!
+//! A segment is a standard Parquet file any engine reads (DuckDB, Spark,
+//! Trino): Hive-partitioned by day (`segments/dt=2026-11-22/…`), zstd,
+//! page-level statistics and page index for pruning by time, bloom filters on
+//! the id columns a replay looks up, and rows sorted by (correlation id,
+//! time) so one incident's rows sit together in few pages. A file is written
+//! under a temporary name, fsynced, renamed and its directory fsynced, so a
+//! crash leaves either nothing or a whole file.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use agentrail_event::{Event, EventBatchBuilder, columns};
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The columns with bloom filters: what replay and expansion look up by value.
+pub const BLOOM_COLUMNS: &[&str] = &[
+    columns::EVENT_ID,
+    columns::CORRELATION_ID,
+    columns::TRACE_ID,
+    columns::CREDENTIAL_ID,
+    columns::AGENT_ID,
+    columns::TASK_ID,
+];
+
+/// Rows per row group: large enough for good compression, small enough that
+/// statistics prune well.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Why a segment could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    #[error("segment I/O on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("segment {path}: {source}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("building the Arrow batch: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+}
+
+/// What the manifest records of a sealed segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    /// Path relative to the data directory.
+    pub path: String,
+    /// The day partition, `YYYY-MM-DD`.
+    pub day: String,
+    pub rows: u64,
+    pub bytes: u64,
+    /// First and last event time, in µs since the epoch.
+    pub min_time_us: i64,
+    pub max_time_us: i64,
+    /// SHA-256 of the file, for tamper evidence.
+    pub sha256: String,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SegmentError + '_ {
+    move |source| SegmentError::Io { path: path.to_owned(), source }
+}
+
+fn parquet_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> SegmentError + '_ {
+    move |source| SegmentError::Parquet { path: path.to_owned(), source }
+}
+
+fn writer_properties() -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by("agentrail".to_owned());
+    for column in BLOOM_COLUMNS {
+        builder = builder.set_column_bloom_filter_enabled(ColumnPath::from(*column), true);
+    }
+    builder.build()
+}
+
+/// Writes `events` as one segment per day under `data_dir/segments/`,
+/// naming each file after `name` (unique per seal). Within a segment, the
+/// events of one correlation id sit together in time order, then the events
+/// without one. Returns their metadata.
+pub fn write_segments(data_dir: &Path, name: &str, events: &[Event]) -> Result<Vec<SegmentMeta>, SegmentError> {
+    let mut order: Vec<(String, &Event)> = events.iter().map(|e| (e.time.date_string(), e)).collect();
+    order.sort_by(|(day_a, a), (day_b, b)| {
+        (day_a, a.correlation_id.is_none(), &a.correlation_id, a.time).cmp(&(
+            day_b,
+            b.correlation_id.is_none(),
+            &b.correlation_id,
+            b.time,
+        ))
+    });
+    let mut written = Vec::new();
+    for day_rows in order.chunk_by(|(day_a, _), (day_b, _)| day_a == day_b) {
+        let day = &day_rows[0].0;
+        let rows: Vec<&Event> = day_rows.iter().map(|(_, e)| *e).collect();
+        written.push(write_one(data_dir, day, name, &rows)?);
+    }
+    Ok(written)
+}
+
+fn write_one(data_dir: &Path, day: &str, name: &str, events: &[&Event]) -> Result<SegmentMeta, SegmentError> {
+    let mut builder = EventBatchBuilder::new();
+    for event in events {
+        builder.append(event)?;
+    }
+    let batch = builder.finish()?;
+    let relative = format!("segments/dt={day}/{name}.parquet");
+    let (bytes, sha256) = write_parquet_file(data_dir, &relative, &batch, writer_properties())?;
+    Ok(SegmentMeta {
+        path: relative,
+        day: day.to_owned(),
+        rows: events.len() as u64,
+        bytes,
+        min_time_us: events.iter().map(|e| e.time.as_micros()).min().unwrap_or_default(),
+        max_time_us: events.iter().map(|e| e.time.as_micros()).max().unwrap_or_default(),
+        sha256,
+    })
+}
+
+/// Writes `batch` to `data_dir/relative` so that a crash leaves either
+/// nothing or the whole file: a temporary name, fsync, rename, fsync of the
+/// directory. Returns the file's size and SHA-256.
+pub fn write_parquet_file(
+    data_dir: &Path,
+    relative: &str,
+    batch: &RecordBatch,
+    properties: WriterProperties,
+) -> Result<(u64, String), SegmentError> {
+    let path = data_dir.join(relative);
+    let dir = path.parent().unwrap_or(data_dir).to_owned();
+    fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = dir.join(format!(".{file_name}.tmp"));
+
+    let file = File::create(&temporary).map_err(io_error(&temporary))?;
+    let mut writer = ArrowWriter::try_new(BufWriter::new(file), batch.schema(), Some(properties))
+        .map_err(parquet_error(&temporary))?;
+    writer.write(batch).map_err(parquet_error(&temporary))?;
+    let mut buffered = writer.into_inner().map_err(parquet_error(&temporary))?;
+    buffered.flush().map_err(io_error(&temporary))?;
+    let file =
+        buffered.into_inner().map_err(|e| SegmentError::Io { path: temporary.clone(), source: e.into_error() })?;
+    file.sync_all().map_err(io_error(&temporary))?;
+    drop(file);
+    fs::rename(&temporary, &path).map_err(io_error(&path))?;
+    File::open(&dir).and_then(|d| d.sync_all()).map_err(io_error(&dir))?;
+    let bytes = fs::metadata(&path).map_err(io_error(&path))?.len();
+    Ok((bytes, file_sha256(&path)?))
+}
+
+/// SHA-256 of a file, hex.
+pub fn file_sha256(path: &Path) -> Result<String, SegmentError> {
+    let mut file = File::open(path).map_err(io_error(path))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0_u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer).map_err(io_error(path))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Calls `each` with every `event_id` stored in a segment (reads that column only).
+pub fn for_each_event_id(path: &Path, mut each: impl FnMut(&str)) -> Result<(), SegmentError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error(path))?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), [columns::EVENT_ID]);
+    let reader = builder.with_projection(mask).build().map_err(parquet_error(path))?;
+    for batch in reader {
+        let batch = batch.map_err(SegmentError::Arrow)?;
+        for id in batch.column(0).as_string::<i32>().iter().flatten() {
+            each(id);
+        }
+    }
+    Ok(())
+}

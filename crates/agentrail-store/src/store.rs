@@ -1,0 +1,263 @@
+//! The store: a data directory holding the log, the segments and the manifest.
+//!
+//! `append` is the acknowledgement point: when it returns `Ok`, the batch is
+//! in the write-ahead log and fsynced. Events stay in memory until sealed
+//! into Parquet (by size, or on `seal`); the log is trimmed only after the
+//! manifest that lists the new segments is durable. Opening a store replays
+//! the log past the manifest's `sealed_through_seq`, so a crash at any point
+//! loses nothing acknowledged and stores nothing twice.
+//!
+//! Exactly-once effect comes from ids: an event whose `event_id` is already
+//! stored (sealed or pending) is counted as a duplicate and dropped, across
+//! restarts too.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use agentrail_event::{Event, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{Manifest, ManifestError};
+use crate::quarantine::{Quarantined, write_quarantine};
+use crate::segment::{SegmentError, SegmentMeta, for_each_event_id, write_segments};
+use crate::wal::{Damage, Wal, WalError, WalOptions};
+
+/// Why the store failed. Every variant means nothing was acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("write-ahead log entry {seq} is not a batch this version wrote: {source}")]
+    BadEntry {
+        seq: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    /// Whether trying again later may help (a full disk, a failing device):
+    /// ingestion answers 503 then, never an acknowledgement.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Wal(_) | StoreError::Segment(SegmentError::Io { .. }) | StoreError::Io { .. })
+    }
+}
+
+/// Settings of a store.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// Pending events are sealed into segments once there are this many.
+    pub seal_rows: usize,
+    pub wal: WalOptions,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { seal_rows: 250_000, wal: WalOptions::default() }
+    }
+}
+
+/// One batch as the log holds it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Batch {
+    events: Vec<Event>,
+    #[serde(default)]
+    rejects: Vec<Quarantined>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AppendOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub quarantined: usize,
+}
+
+/// What opening found.
+#[derive(Debug, Default)]
+pub struct OpenReport {
+    pub replayed_entries: usize,
+    pub replayed_events: usize,
+    pub torn_tail_bytes: u64,
+    pub wal_damage: Vec<Damage>,
+    pub removed_unlisted_files: Vec<PathBuf>,
+}
+
+/// A data directory open for writing.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    options: StoreOptions,
+    wal: Wal,
+    manifest: Manifest,
+    pending_events: Vec<Event>,
+    pending_rejects: Vec<Quarantined>,
+    /// The log entries the pending rows came from.
+    pending_seqs: Option<(u64, u64)>,
+    /// 128-bit digests of every stored event id.
+    seen: HashSet<u128>,
+}
+
+fn id_digest(event_id: &str) -> u128 {
+    let digest = Sha256::digest(event_id.as_bytes());
+    let mut first = [0_u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(first)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir` and replays its log.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport), StoreError> {
+        fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        let manifest = Manifest::load(dir)?;
+        let mut report =
+            OpenReport { removed_unlisted_files: remove_unlisted_files(dir, &manifest)?, ..OpenReport::default() };
+        let mut seen = HashSet::new();
+        for segment in &manifest.segments {
+            for_each_event_id(&dir.join(&segment.path), |id| {
+                seen.insert(id_digest(id));
+            })?;
+        }
+        let (wal, recovery) = Wal::open(&dir.join("wal"), options.wal)?;
+        report.torn_tail_bytes = recovery.torn_tail_bytes;
+        report.wal_damage = recovery.damage;
+        let mut store = Store {
+            dir: dir.to_owned(),
+            options,
+            wal,
+            manifest,
+            pending_events: Vec::new(),
+            pending_rejects: Vec::new(),
+            pending_seqs: None,
+            seen,
+        };
+        let sealed_through = store.manifest.sealed_through_seq;
+        for entry in recovery.entries.into_iter().filter(|e| e.seq > sealed_through) {
+            let batch: Batch = serde_json::from_slice(&entry.payload)
+                .map_err(|source| StoreError::BadEntry { seq: entry.seq, source })?;
+            report.replayed_entries += 1;
+            report.replayed_events += batch.events.len();
+            for event in &batch.events {
+                store.seen.insert(id_digest(&event.event_id));
+            }
+            store.take_pending(entry.seq, batch);
+        }
+        if report.replayed_entries > 0 {
+            tracing::info!(
+                entries = report.replayed_entries,
+                events = report.replayed_events,
+                "replayed the write-ahead log"
+            );
+        }
+        Ok((store, report))
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn pending_events(&self) -> usize {
+        self.pending_events.len()
+    }
+
+    fn take_pending(&mut self, seq: u64, batch: Batch) {
+        self.pending_events.extend(batch.events);
+        self.pending_rejects.extend(batch.rejects);
+        self.pending_seqs = Some(match self.pending_seqs {
+            Some((first, _)) => (first, seq),
+            None => (seq, seq),
+        });
+    }
+
+    /// Makes a batch durable: duplicates dropped, `ingest_time` set, the rest
+    /// and the rejects appended to the log and fsynced. When this returns
+    /// `Ok`, the batch may be acknowledged.
+    pub fn append(&mut self, events: Vec<Event>, rejects: Vec<Quarantined>) -> Result<AppendOutcome, StoreError> {
+        let now = Timestamp::now();
+        let mut outcome = AppendOutcome { quarantined: rejects.len(), ..AppendOutcome::default() };
+        let mut fresh = Vec::with_capacity(events.len());
+        let mut batch_ids = HashSet::with_capacity(events.len());
+        for mut event in events {
+            let digest = id_digest(&event.event_id);
+            if self.seen.contains(&digest) || !batch_ids.insert(digest) {
+                outcome.duplicates += 1;
+                continue;
+            }
+            event.ingest_time = Some(now);
+            fresh.push(event);
+        }
+        outcome.accepted = fresh.len();
+        if fresh.is_empty() && rejects.is_empty() {
+            return Ok(outcome);
+        }
+        let batch = Batch { events: fresh, rejects };
+        let payload =
+            serde_json::to_vec(&batch).map_err(|source| StoreError::BadEntry { seq: self.wal.next_seq(), source })?;
+        let seq = self.wal.append(&payload)?;
+        self.wal.sync()?;
+        self.seen.extend(batch_ids);
+        self.take_pending(seq, batch);
+        if self.pending_events.len() >= self.options.seal_rows {
+            self.seal()?;
+        }
+        Ok(outcome)
+    }
+
+    /// Seals every pending event and reject into segments, lists them in the
+    /// manifest, then trims the log. Returns the new segments.
+    pub fn seal(&mut self) -> Result<Vec<SegmentMeta>, StoreError> {
+        let Some((first, last)) = self.pending_seqs else { return Ok(Vec::new()) };
+        // Named after the log entries they hold: a crash before the manifest
+        // is written rewrites the same names on the next seal.
+        let name = format!("{first:020}-{last:020}");
+        // Pending rows are dropped only once the manifest listing them is durable.
+        let segments = write_segments(&self.dir, &name, &self.pending_events)?;
+        let quarantine = write_quarantine(&self.dir, &name, &self.pending_rejects)?;
+        let mut manifest = self.manifest.clone();
+        manifest.segments.extend(segments.iter().cloned());
+        manifest.quarantine.extend(quarantine);
+        manifest.sealed_through_seq = last;
+        manifest.store(&self.dir)?;
+        self.manifest = manifest;
+        self.pending_events.clear();
+        self.pending_rejects.clear();
+        self.pending_seqs = None;
+        self.wal.remove_through(last)?;
+        tracing::info!(segments = segments.len(), through = last, "sealed");
+        Ok(segments)
+    }
+}
+
+/// Segment files not in the manifest were written by a seal that crashed
+/// before its manifest: their rows are still in the log, so they go.
+fn remove_unlisted_files(dir: &Path, manifest: &Manifest) -> Result<Vec<PathBuf>, StoreError> {
+    let listed: HashSet<&str> = manifest.segments.iter().chain(&manifest.quarantine).map(|s| s.path.as_str()).collect();
+    let mut removed = Vec::new();
+    for top in ["segments", "quarantine"] {
+        let Ok(days) = fs::read_dir(dir.join(top)) else { continue };
+        for day in days.flatten() {
+            let Ok(files) = fs::read_dir(day.path()) else { continue };
+            for file in files.flatten() {
+                let path = file.path();
+                let relative = path.strip_prefix(dir).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                if !listed.contains(relative.as_str()) {
+                    fs::remove_file(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
+                    removed.push(path);
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
