@@ -1,4 +1,5 @@
 //! End-to-end tests: the real `agentrail` binary, driven as a user drives it.
 
 mod harness;
+mod ingest;
 mod normalize;

@@ -24,8 +24,43 @@ pub enum Command {
     /// requests. Rejected records are reported on stderr with their position
     /// and reason. Exit status: 0 all normalized, 1 some rejected, 2 error.
     Normalize(NormalizeArgs),
+    /// Store audit records durably: normalize, append to the write-ahead
+    /// log (fsynced), seal into Parquet segments under the data directory.
+    ///
+    /// Events already stored (same event_id) are counted as duplicates and
+    /// not stored again; rejected records go to the quarantine with their
+    /// reason. Exit status: 0 all stored, 1 some rejected, 2 error.
+    Ingest(IngestArgs),
     /// List the source mappings: name, origin, detection rule, columns filled.
     Sources(MappingArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The data directory (created if missing).
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// `auto` to detect each record's source, or a source name.
+    #[arg(long, default_value = "auto", value_name = "auto|NAME")]
+    pub source: String,
+
+    /// The summary printed at the end.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SummaryFormat,
+
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+
+    /// Input files; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 /// Where mapping and redaction rules come from.

@@ -8,6 +8,7 @@
 
 mod cli;
 mod commands;
+mod input;
 mod setup;
 
 use std::process::ExitCode;

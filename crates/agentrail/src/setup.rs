@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use agentrail_collect::{Limits, Normalizer, Redactor, Registry};
+use agentrail_collect::{Limits, Normalizer, Redactor, Registry, SourceChoice};
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
@@ -43,6 +43,16 @@ pub fn normalizer(args: &MappingArgs, limits: Limits) -> anyhow::Result<Normaliz
         None => Redactor::builtin()?,
     };
     Ok(Normalizer::new(registry, redactor, limits))
+}
+
+/// The `--source` choice, checked against the loaded mappings.
+pub fn source_choice(normalizer: &Normalizer, source: &str) -> anyhow::Result<SourceChoice> {
+    let choice = SourceChoice::parse(source);
+    normalizer.check_choice(&choice).with_context(|| {
+        let names: Vec<&str> = normalizer.registry().mappings().iter().map(|m| m.name.as_str()).collect();
+        format!("--source takes `auto` or one of: {}", names.join(", "))
+    })?;
+    Ok(choice)
 }
 
 fn read_text(path: &Path) -> anyhow::Result<String> {

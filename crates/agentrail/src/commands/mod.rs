@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod ingest;
 mod normalize;
 mod sources;
 
@@ -10,6 +11,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Normalize(args) => normalize::run(args),
+        Command::Ingest(args) => ingest::run(args),
         Command::Sources(args) => sources::run(args),
     }
 }
