@@ -1,27 +1,12 @@
 //! `agentrail ingest`: the durable file pipeline, and its Parquet read back
 //! by an independent engine (DuckDB).
 
-use std::process::Command;
-
 use serde_json::Value;
 
-use crate::harness::{TempDir, run, stderr, workspace_root};
+use crate::harness::{TempDir, duckdb, run, stderr, workspace_root};
 
 fn summary(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("summary is not JSON ({e}): {}", stderr(output)))
-}
-
-/// Runs a DuckDB query through Python (installed by `.ci/run`) and returns its rows as JSON.
-fn duckdb(sql: &str) -> Value {
-    let script =
-        format!("import duckdb, json\nrows = duckdb.sql({sql:?}).fetchall()\nprint(json.dumps(rows, default=str))");
-    let output = Command::new("python3").arg("-c").arg(&script).output().expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "DuckDB query failed (is the duckdb Python package installed? `.ci/run` installs it): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("rows as JSON")
 }
 
 #[test]

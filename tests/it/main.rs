@@ -3,3 +3,4 @@
 mod harness;
 mod ingest;
 mod normalize;
+mod serve;

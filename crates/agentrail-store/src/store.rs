@@ -185,34 +185,58 @@ impl Store {
     /// and the rejects appended to the log and fsynced. When this returns
     /// `Ok`, the batch may be acknowledged.
     pub fn append(&mut self, events: Vec<Event>, rejects: Vec<Quarantined>) -> Result<AppendOutcome, StoreError> {
+        let mut outcomes = self.append_group(vec![(events, rejects)])?;
+        Ok(outcomes.pop().unwrap_or_default())
+    }
+
+    /// Group commit: appends every batch to the log, then one fsync for all
+    /// of them. On `Ok`, every batch may be acknowledged; on `Err`, none.
+    pub fn append_group(
+        &mut self,
+        batches: Vec<(Vec<Event>, Vec<Quarantined>)>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
         let now = Timestamp::now();
-        let mut outcome = AppendOutcome { quarantined: rejects.len(), ..AppendOutcome::default() };
-        let mut fresh = Vec::with_capacity(events.len());
-        let mut batch_ids = HashSet::with_capacity(events.len());
-        for mut event in events {
-            let digest = id_digest(&event.event_id);
-            if self.seen.contains(&digest) || !batch_ids.insert(digest) {
-                outcome.duplicates += 1;
+        let mut group_ids: HashSet<u128> = HashSet::new();
+        let mut written = Vec::with_capacity(batches.len());
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for (events, rejects) in batches {
+            let mut outcome = AppendOutcome { quarantined: rejects.len(), ..AppendOutcome::default() };
+            let mut fresh = Vec::with_capacity(events.len());
+            for mut event in events {
+                let digest = id_digest(&event.event_id);
+                if self.seen.contains(&digest) || !group_ids.insert(digest) {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                event.ingest_time = Some(now);
+                fresh.push(event);
+            }
+            outcome.accepted = fresh.len();
+            outcomes.push(outcome);
+            if fresh.is_empty() && rejects.is_empty() {
                 continue;
             }
-            event.ingest_time = Some(now);
-            fresh.push(event);
+            let batch = Batch { events: fresh, rejects };
+            let payload = serde_json::to_vec(&batch)
+                .map_err(|source| StoreError::BadEntry { seq: self.wal.next_seq(), source })?;
+            let seq = self.wal.append(&payload)?;
+            written.push((seq, batch));
         }
-        outcome.accepted = fresh.len();
-        if fresh.is_empty() && rejects.is_empty() {
-            return Ok(outcome);
-        }
-        let batch = Batch { events: fresh, rejects };
-        let payload =
-            serde_json::to_vec(&batch).map_err(|source| StoreError::BadEntry { seq: self.wal.next_seq(), source })?;
-        let seq = self.wal.append(&payload)?;
         self.wal.sync()?;
-        self.seen.extend(batch_ids);
-        self.take_pending(seq, batch);
+        // Only now, durable: count the ids as stored and keep the rows for sealing.
+        self.seen.extend(group_ids);
+        for (seq, batch) in written {
+            self.take_pending(seq, batch);
+        }
         if self.pending_events.len() >= self.options.seal_rows {
             self.seal()?;
         }
-        Ok(outcome)
+        Ok(outcomes)
+    }
+
+    /// Whether rows wait to be sealed.
+    pub fn has_pending(&self) -> bool {
+        self.pending_seqs.is_some()
     }
 
     /// Seals every pending event and reject into segments, lists them in the

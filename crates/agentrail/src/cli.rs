@@ -31,8 +31,32 @@ pub enum Command {
     /// not stored again; rejected records go to the quarantine with their
     /// reason. Exit status: 0 all stored, 1 some rejected, 2 error.
     Ingest(IngestArgs),
+    /// Run the ingest server: HTTP collectors in front of the durable store.
+    ///
+    /// Defaults: data in ./data, HTTP on 127.0.0.1:7070. A batch is answered
+    /// 200 only once it is in the write-ahead log and fsynced. Stops
+    /// gracefully on SIGTERM or ctrl-c (stops accepting, seals, exits 0).
+    Serve(ServeArgs),
     /// List the source mappings: name, origin, detection rule, columns filled.
     Sources(MappingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]]).
+    #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The data directory; overrides the configuration file.
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The HTTP address; overrides the configuration file.
+    #[arg(long, env = "AGENTRAIL_LISTEN", value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    #[command(flatten)]
+    pub mapping: MappingArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

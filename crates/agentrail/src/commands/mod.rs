@@ -2,6 +2,7 @@
 
 mod ingest;
 mod normalize;
+mod serve;
 mod sources;
 
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Normalize(args) => normalize::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Sources(args) => sources::run(args),
     }
 }

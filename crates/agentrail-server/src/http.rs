@@ -1,0 +1,340 @@
+//! The HTTP ingest API.
+//!
+//! - `POST /v1/events`: NDJSON, a JSON array, CloudTrail `Records`, OTLP/JSON
+//!   (`?source=NAME` or detection); gzip or zstd bodies.
+//! - `POST /v1/logs`: OTLP/HTTP logs in the JSON encoding.
+//! - `GET /healthz`, `GET /metrics`.
+//!
+//! The answer to an ingest is `200` only once the accepted events are in the
+//! write-ahead log and fsynced: `{"accepted", "duplicates", "rejected",
+//! "errors": [{"index", "reason"}]}`. Bad records are rejected one by one
+//! (and quarantined) while the good ones of the same request are stored.
+//! Overload is `503` with `Retry-After`, never a `400`.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use agentrail_collect::{Normalizer, SourceChoice};
+use agentrail_event::{Event, Timestamp};
+use agentrail_store::Quarantined;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+use crate::writer::{WriteError, Writer};
+
+/// A bearer token allowed to post events.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestToken {
+    pub name: String,
+    pub token: String,
+    /// Sources it may send; empty means any.
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest body, after decompression.
+    pub max_body_bytes: usize,
+    /// Most records in one request.
+    pub max_records: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits { max_body_bytes: 64 * 1024 * 1024, max_records: 100_000 }
+    }
+}
+
+/// What the HTTP server needs.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub tokens: Vec<IngestToken>,
+    pub limits: HttpLimits,
+}
+
+#[derive(Clone)]
+struct AppState {
+    normalizer: Arc<Normalizer>,
+    writer: Writer,
+    config: Arc<HttpConfig>,
+    metrics: Metrics,
+}
+
+/// The router of the ingest API.
+pub fn router(normalizer: Arc<Normalizer>, writer: Writer, config: HttpConfig, metrics: Metrics) -> Router {
+    // The compressed body may not exceed the decompressed limit either.
+    let body_limit = config.limits.max_body_bytes;
+    let state = AppState { normalizer, writer, config: Arc::new(config), metrics };
+    Router::new()
+        .route("/v1/events", post(ingest_events))
+        .route("/v1/logs", post(ingest_otlp_logs))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics_text))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// A request turned away: the status, a message that names the problem,
+/// and for overload how long to wait.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    retry_after_seconds: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    error: &'a str,
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal { status, message: message.into(), retry_after_seconds: None }
+}
+
+fn overloaded(seconds: u32, message: String) -> Refusal {
+    Refusal { status: StatusCode::SERVICE_UNAVAILABLE, message, retry_after_seconds: Some(seconds) }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(Problem { error: &self.message })).into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal a token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token of the request, or the refusal to send.
+fn authorize<'c>(config: &'c HttpConfig, headers: &HeaderMap) -> Result<Option<&'c IngestToken>, Refusal> {
+    if config.tokens.is_empty() {
+        return Ok(None);
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(presented) = presented else {
+        return Err(problem(StatusCode::UNAUTHORIZED, "an `Authorization: Bearer <token>` header is required"));
+    };
+    // Compare with every token, so the time taken does not say which matched.
+    let mut found = None;
+    for token in &config.tokens {
+        if constant_time_eq(token.token.as_bytes(), presented.as_bytes()) {
+            found = Some(token);
+        }
+    }
+    found.map(Some).ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "unknown bearer token"))
+}
+
+/// The body, decompressed, refused as soon as it passes the limit.
+fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
+    let mut reader: Box<dyn Read + '_> = match encoding.trim().to_ascii_lowercase().as_str() {
+        "" | "identity" => return Ok(body.to_vec()),
+        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
+        "zstd" => match zstd::stream::read::Decoder::new(body) {
+            Ok(decoder) => Box::new(decoder),
+            Err(e) => return Err(problem(StatusCode::BAD_REQUEST, format!("zstd body cannot be read: {e}"))),
+        },
+        "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
+        other => {
+            return Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Encoding `{other}` is not supported (use gzip, zstd, deflate or none)"),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    let read = reader.by_ref().take(limit as u64 + 1).read_to_end(&mut out);
+    match read {
+        Err(e) => Err(problem(StatusCode::BAD_REQUEST, format!("{encoding} body cannot be decompressed: {e}"))),
+        Ok(_) if out.len() > limit => Err(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the decompressed body is over the limit of {limit} bytes"),
+        )),
+        Ok(_) => Ok(out),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct IngestParams {
+    source: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct RecordError {
+    /// Where the record was: `line 3`, `line 1, record 5`.
+    index: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize)]
+struct IngestAnswer {
+    accepted: usize,
+    duplicates: usize,
+    rejected: usize,
+    errors: Vec<RecordError>,
+}
+
+/// At most this many rejections are itemised in an answer.
+const MAX_ERRORS_LISTED: usize = 100;
+
+async fn ingest_events(
+    State(state): State<AppState>,
+    Query(params): Query<IngestParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let choice = params.source.as_deref().map_or(SourceChoice::Auto, SourceChoice::parse);
+    ingest(state, choice, headers, body, "/v1/events").await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn ingest_otlp_logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.starts_with("application/x-protobuf") {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "OTLP protobuf is not accepted yet; configure the exporter for JSON (encoding: json)",
+        )
+        .into_response();
+    }
+    ingest(state, SourceChoice::Named("otel".into()), headers, body, "/v1/logs")
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn ingest(
+    state: AppState,
+    choice: SourceChoice,
+    headers: HeaderMap,
+    body: Bytes,
+    route: &'static str,
+) -> Result<Response, Refusal> {
+    state.metrics.requests.add(1);
+    let token = authorize(&state.config, &headers)?.cloned();
+    state.normalizer.check_choice(&choice).map_err(|reason| problem(StatusCode::BAD_REQUEST, reason.to_string()))?;
+    let limits = state.config.limits;
+    let body = decode_body(&headers, &body, limits.max_body_bytes)?;
+    // A body declared as NDJSON is read line by line even if its first line
+    // is cut short; other bodies may be pretty-printed documents.
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut decode_limits = state.normalizer.limits().decode;
+    decode_limits.multi_line_documents = !(content_type.contains("ndjson") || content_type.contains("jsonl"));
+    let normalizer = Arc::clone(&state.normalizer);
+    // Normalizing is CPU work: keep it off the threads that serve sockets.
+    let normalized = tokio::task::spawn_blocking(move || {
+        let mut events: Vec<Event> = Vec::new();
+        let mut rejects = Vec::new();
+        let mut errors = Vec::new();
+        let now = Timestamp::now();
+        normalizer.normalize_with(&body, decode_limits, &choice, &mut |result| match result {
+            Ok(event) => events.push(event),
+            Err(rejection) => {
+                if errors.len() < MAX_ERRORS_LISTED {
+                    errors.push(RecordError {
+                        index: rejection.position.to_string(),
+                        reason: rejection.reason.to_string(),
+                    });
+                }
+                rejects.push(Quarantined {
+                    received_at: now,
+                    origin: format!("http:{route}:{}", rejection.position),
+                    source: rejection.source,
+                    reason: rejection.reason.to_string(),
+                    raw: rejection.raw,
+                });
+            }
+        });
+        (events, rejects, errors)
+    })
+    .await;
+    let Ok((events, rejects, errors)) = normalized else {
+        return Err(problem(StatusCode::INTERNAL_SERVER_ERROR, "normalization failed unexpectedly"));
+    };
+    let records = events.len() + rejects.len();
+    state.metrics.received.add(records as u64);
+    if records > limits.max_records {
+        return Err(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{records} records in one request; the limit is {} (split the batch)", limits.max_records),
+        ));
+    }
+    if let Some(token) = &token
+        && !token.sources.is_empty()
+        && let Some(outside) = events.iter().find(|e| !token.sources.contains(&e.source))
+    {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token `{}` may not send source `{}` (allowed: {})",
+                token.name,
+                outside.source,
+                token.sources.join(", ")
+            ),
+        ));
+    }
+    let rejected = rejects.len();
+    match state.writer.write(events, rejects).await {
+        Ok(outcome) => {
+            state.metrics.rejected.add(rejected as u64);
+            Ok(Json(IngestAnswer { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected, errors })
+                .into_response())
+        }
+        Err(WriteError::Overloaded) => {
+            state.metrics.overloaded.add(1);
+            Err(overloaded(1, WriteError::Overloaded.to_string()))
+        }
+        Err(error @ WriteError::Unavailable(_)) => Err(overloaded(5, error.to_string())),
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_in_constant_time_and_exactly() {
+        assert!(constant_time_eq(b"secret-token", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-token", b"secret-tokeN"));
+        assert!(!constant_time_eq(b"secret", b"secret-token"));
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_while_reading() {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&vec![b'a'; 10 << 20]).expect("compress");
+        let bomb = encoder.finish().expect("finish");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        let refused = decode_body(&headers, &bomb, 1 << 20).err().map(|r| r.status);
+        assert_eq!(refused, Some(StatusCode::PAYLOAD_TOO_LARGE));
+        let garbage = decode_body(&headers, b"not gzip at all", 1 << 20).err().map(|r| r.status);
+        assert_eq!(garbage, Some(StatusCode::BAD_REQUEST));
+    }
+}

@@ -1,0 +1,93 @@
+//! Counters exposed at `GET /metrics` in the Prometheus text format.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+}
+
+/// Sum and count of observations (enough for a mean latency).
+#[derive(Debug, Default)]
+pub struct Summary {
+    micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Summary {
+    pub fn observe(&self, seconds: f64) {
+        self.micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MetricsInner {
+    pub requests: Counter,
+    pub received: Counter,
+    pub accepted: Counter,
+    pub rejected: Counter,
+    pub duplicates: Counter,
+    pub overloaded: Counter,
+    pub segments_sealed: Counter,
+    pub queue_depth: Gauge,
+    pub fsync_seconds: Summary,
+}
+
+/// Shared metrics.
+pub type Metrics = Arc<MetricsInner>;
+
+impl MetricsInner {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let counters = [
+            ("agentrail_http_requests_total", "Ingest requests received.", &self.requests),
+            ("agentrail_records_received_total", "Records received.", &self.received),
+            ("agentrail_events_accepted_total", "Events made durable.", &self.accepted),
+            ("agentrail_records_rejected_total", "Records rejected to quarantine.", &self.rejected),
+            ("agentrail_events_duplicate_total", "Events already stored, not stored again.", &self.duplicates),
+            (
+                "agentrail_overload_refusals_total",
+                "Requests refused with 503 because the writer queue was full.",
+                &self.overloaded,
+            ),
+            ("agentrail_segments_sealed_total", "Parquet segments sealed.", &self.segments_sealed),
+        ];
+        for (name, help, counter) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());
+        }
+        let _ = writeln!(
+            out,
+            "# HELP agentrail_writer_group_size Requests in the last group commit.\n# TYPE agentrail_writer_group_size gauge\nagentrail_writer_group_size {}",
+            self.queue_depth.0.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP agentrail_fsync_seconds Time of a group commit (append and fsync).\n# TYPE agentrail_fsync_seconds summary\nagentrail_fsync_seconds_sum {}\nagentrail_fsync_seconds_count {}",
+            self.fsync_seconds.micros.load(Ordering::Relaxed) as f64 / 1e6,
+            self.fsync_seconds.count.load(Ordering::Relaxed)
+        );
+        out
+    }
+}

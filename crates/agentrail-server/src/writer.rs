@@ -1,0 +1,182 @@
+//! The durable writer: one thread owns the store, so appends are serial and
+//! fsyncs are shared.
+//!
+//! Requests queue on a bounded channel. The thread takes one, then every
+//! other one already waiting (up to a limit), appends them all to the log
+//! and fsyncs once (group commit), then answers each. A full queue is not
+//! waited on: the caller is told to come back later (503 + Retry-After), so
+//! memory stays bounded under overload. Pending rows are sealed into
+//! segments once old enough, and on shutdown.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use agentrail_event::Event;
+use agentrail_store::{AppendOutcome, Quarantined, Store};
+use tokio::sync::oneshot;
+
+use crate::metrics::Metrics;
+
+/// Why a batch was not made durable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the write queue is full; retry shortly")]
+    Overloaded,
+    #[error("the store cannot write: {0}")]
+    Unavailable(String),
+}
+
+struct Request {
+    events: Vec<Event>,
+    rejects: Vec<Quarantined>,
+    reply: oneshot::Sender<Result<AppendOutcome, WriteError>>,
+}
+
+enum Message {
+    Write(Request),
+    Shutdown,
+}
+
+/// Settings of the writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Requests that may wait for the writer; more are refused as overload.
+    pub queue_depth: usize,
+    /// Requests sharing one fsync, at most.
+    pub max_group: usize,
+    /// Pending rows older than this are sealed.
+    pub seal_age: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions { queue_depth: 256, max_group: 128, seal_age: Duration::from_secs(30) }
+    }
+}
+
+/// The handle requests are sent through. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    sender: SyncSender<Message>,
+}
+
+/// The writer thread, to join on shutdown.
+#[derive(Debug)]
+pub struct WriterThread {
+    sender: SyncSender<Message>,
+    handle: JoinHandle<Result<(), String>>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Message::Write(_) => "Write",
+            Message::Shutdown => "Shutdown",
+        })
+    }
+}
+
+/// Starts the writer thread over `store`.
+pub fn start(store: Store, options: WriterOptions, metrics: Metrics) -> (Writer, WriterThread) {
+    let (sender, receiver) = mpsc::sync_channel(options.queue_depth);
+    let handle = std::thread::Builder::new()
+        .name("agentrail-writer".into())
+        .spawn(move || run(store, receiver, options, metrics))
+        .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
+    (Writer { sender: sender.clone() }, WriterThread { sender, handle })
+}
+
+impl Writer {
+    /// Makes a batch durable; resolves once it is fsynced (or refused).
+    pub async fn write(&self, events: Vec<Event>, rejects: Vec<Quarantined>) -> Result<AppendOutcome, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        match self.sender.try_send(Message::Write(Request { events, rejects, reply })) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(WriteError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(WriteError::Unavailable("the writer has stopped".into()));
+            }
+        }
+        answer.await.unwrap_or_else(|_| Err(WriteError::Unavailable("the writer stopped mid-write".into())))
+    }
+}
+
+impl WriterThread {
+    /// Seals what is pending and stops the thread.
+    pub fn shutdown(self) -> Result<(), String> {
+        // Blocks while the queue is full: shutdown waits for queued writes.
+        let _ = self.sender.send(Message::Shutdown);
+        self.handle.join().map_err(|_| "the writer thread panicked".to_owned())?
+    }
+}
+
+fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, metrics: Metrics) -> Result<(), String> {
+    let mut oldest_pending: Option<Instant> = None;
+    loop {
+        let first = match receiver.recv_timeout(Duration::from_millis(500)) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => {
+                if oldest_pending.is_some_and(|t| t.elapsed() >= options.seal_age) {
+                    seal(&mut store, &metrics);
+                    oldest_pending = None;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut requests = Vec::new();
+        let mut shutdown = false;
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Write(request) => requests.push(request),
+                Message::Shutdown => {
+                    shutdown = true;
+                    break;
+                }
+            }
+            next = if requests.len() < options.max_group { receiver.try_recv().ok() } else { None };
+        }
+        metrics.queue_depth.set(requests.len() as u64);
+        if !requests.is_empty() {
+            let (batches, replies): (Vec<_>, Vec<_>) =
+                requests.into_iter().map(|r| ((r.events, r.rejects), r.reply)).unzip();
+            let started = Instant::now();
+            match store.append_group(batches) {
+                Ok(outcomes) => {
+                    metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        metrics.accepted.add(outcome.accepted as u64);
+                        metrics.duplicates.add(outcome.duplicates as u64);
+                        let _ = reply.send(Ok(outcome));
+                    }
+                    oldest_pending.get_or_insert_with(Instant::now);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "write failed; answering 503");
+                    let message = error.to_string();
+                    for reply in replies {
+                        let _ = reply.send(Err(WriteError::Unavailable(message.clone())));
+                    }
+                }
+            }
+            if !store.has_pending() {
+                oldest_pending = None;
+            }
+        }
+        if shutdown {
+            break;
+        }
+    }
+    seal(&mut store, &metrics);
+    Ok(())
+}
+
+fn seal(store: &mut Store, metrics: &Metrics) {
+    match store.seal() {
+        Ok(segments) => metrics.segments_sealed.add(segments.len() as u64),
+        // The rows stay in the log and pending: a later seal or a restart retries.
+        Err(error) => tracing::error!(%error, "sealing failed; the rows stay in the write-ahead log"),
+    }
+}

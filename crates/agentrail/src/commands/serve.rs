@@ -1,0 +1,115 @@
+//! `agentrail serve`: the ingest server.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agentrail_collect::Limits;
+use agentrail_server::{HttpConfig, HttpLimits, IngestToken, WriterOptions};
+use agentrail_store::{Store, StoreOptions};
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+use crate::setup;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
+
+/// The configuration file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    #[serde(default)]
+    limits: LimitsFile,
+    #[serde(default)]
+    tokens: Vec<IngestToken>,
+    /// Seconds after which pending events are sealed into segments.
+    seal_after_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    max_body_bytes: Option<usize>,
+    max_records: Option<usize>,
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<ConfigFile> {
+    let Some(path) = path else { return Ok(ConfigFile::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let data_dir = args.data_dir.or(config.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+    let listen = match args.listen.or(config.listen) {
+        Some(listen) => listen,
+        None => DEFAULT_LISTEN.parse().context("default address")?,
+    };
+    let defaults = HttpLimits::default();
+    let limits = HttpLimits {
+        max_body_bytes: config.limits.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+        max_records: config.limits.max_records.unwrap_or(defaults.max_records),
+    };
+    let mut writer_options = WriterOptions::default();
+    if let Some(seconds) = config.seal_after_seconds {
+        writer_options.seal_age = std::time::Duration::from_secs(seconds);
+    }
+    let normalizer = Arc::new(setup::normalizer(&args.mapping, Limits::default())?);
+    if config.tokens.is_empty() {
+        eprintln!("agentrail: no ingest tokens configured: unauthenticated requests are accepted, on loopback only");
+    }
+    let (store, report) = Store::open(&data_dir, StoreOptions::default())
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+    if report.replayed_events > 0 {
+        eprintln!("agentrail: recovered {} acknowledged events from the write-ahead log", report.replayed_events);
+    }
+    for damage in &report.wal_damage {
+        eprintln!(
+            "agentrail: write-ahead log damage in {} at byte {}: {}",
+            damage.file.display(),
+            damage.offset,
+            damage.reason
+        );
+    }
+    let http = HttpConfig { listen, tokens: config.tokens, limits };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let data_shown = data_dir.display().to_string();
+    runtime.block_on(agentrail_server::serve(http, normalizer, store, writer_options, shutdown_signal(), |addr| {
+        // The first line on stdout: scripts and tests read the bound address here.
+        println!("agentrail: listening on http://{addr} (data in {data_shown})");
+    }))?;
+    eprintln!("agentrail: stopped; pending events sealed");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    eprintln!("agentrail: shutting down: no new requests; finishing those in flight");
+}
