@@ -65,7 +65,8 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { seal_rows: 250_000, wal: WalOptions::default() }
+        // Pending rows live in memory until sealed: this bounds it (~200 MiB).
+        StoreOptions { seal_rows: 64 * 1024, wal: WalOptions::default() }
     }
 }
 

@@ -3,6 +3,10 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use agentrail_collect::{Limits, Position, Rejection};
@@ -27,9 +31,35 @@ struct Summary {
     seconds: f64,
 }
 
-/// Collects a chunk's events and rejects, appends them as one durable batch.
+/// What the writer thread has stored so far (read by the progress line).
+#[derive(Debug, Default)]
+struct Stored {
+    accepted: AtomicUsize,
+    duplicates: AtomicUsize,
+}
+
+type Batch = (Vec<Event>, Vec<Quarantined>);
+
+/// The store on its own thread: normalizing the next chunk overlaps with
+/// making the last one durable (the machine has two cores to use).
+fn start_writer(mut store: Store, stored: Arc<Stored>) -> (SyncSender<Batch>, JoinHandle<anyhow::Result<usize>>) {
+    let (sender, receiver) = mpsc::sync_channel::<Batch>(2);
+    let handle = std::thread::spawn(move || {
+        for (events, rejects) in receiver {
+            let outcome = store.append(events, rejects).context("cannot store the batch durably")?;
+            stored.accepted.fetch_add(outcome.accepted, Ordering::Relaxed);
+            stored.duplicates.fetch_add(outcome.duplicates, Ordering::Relaxed);
+        }
+        let sealed = store.seal().context("cannot seal the stored events into segments")?;
+        Ok(sealed.len())
+    });
+    (sender, handle)
+}
+
+/// Collects a chunk's events and rejects and hands them to the writer as one batch.
 struct Ingester {
-    store: Store,
+    writer: SyncSender<Batch>,
+    stored: Arc<Stored>,
     events: Vec<Event>,
     rejects: Vec<Quarantined>,
     summary: Summary,
@@ -61,12 +91,11 @@ impl RecordSink for Ingester {
     }
 
     fn chunk_done(&mut self, bytes: usize) -> anyhow::Result<()> {
-        let outcome = self
-            .store
-            .append(std::mem::take(&mut self.events), std::mem::take(&mut self.rejects))
-            .context("cannot store the batch durably")?;
-        self.summary.accepted += outcome.accepted;
-        self.summary.duplicates += outcome.duplicates;
+        let batch = (std::mem::take(&mut self.events), std::mem::take(&mut self.rejects));
+        // A closed channel means the writer stopped on an error, reported at the join.
+        self.writer.send(batch).map_err(|_| anyhow::anyhow!("the writer stopped"))?;
+        self.summary.accepted = self.stored.accepted.load(Ordering::Relaxed);
+        self.summary.duplicates = self.stored.duplicates.load(Ordering::Relaxed);
         self.summary.bytes_read += bytes as u64;
         if self.progress && self.last_progress.elapsed() > Duration::from_millis(250) {
             self.last_progress = Instant::now();
@@ -104,8 +133,11 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let inputs = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files.clone() };
+    let stored = Arc::new(Stored::default());
+    let (writer, writer_thread) = start_writer(store, Arc::clone(&stored));
     let mut ingester = Ingester {
-        store,
+        writer,
+        stored: Arc::clone(&stored),
         events: Vec::new(),
         rejects: Vec::new(),
         summary: Summary { data_dir: args.data_dir.display().to_string(), files: inputs.len(), ..Summary::default() },
@@ -113,14 +145,23 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         last_progress: Instant::now(),
         progress: std::io::stderr().is_terminal(),
     };
+    let mut read_result = Ok(());
     for input in &inputs {
-        read_input(&normalizer, &choice, input, &mut ingester)?;
+        read_result = read_input(&normalizer, &choice, input, &mut ingester);
+        if read_result.is_err() {
+            break;
+        }
     }
-    let sealed = ingester.store.seal().context("cannot seal the stored events into segments")?;
-    let mut summary = ingester.summary;
-    summary.segments_sealed = sealed.len();
-    summary.seconds = ingester.started.elapsed().as_secs_f64();
-    if ingester.progress {
+    let Ingester { writer, mut summary, progress, started, .. } = ingester;
+    drop(writer);
+    // The writer's error, if it stopped, explains a failed send best.
+    let sealed = writer_thread.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
+    read_result?;
+    summary.accepted = stored.accepted.load(Ordering::Relaxed);
+    summary.duplicates = stored.duplicates.load(Ordering::Relaxed);
+    summary.segments_sealed = sealed;
+    summary.seconds = started.elapsed().as_secs_f64();
+    if progress {
         eprint!("\r\x1b[K");
     }
     match args.format {
