@@ -63,11 +63,11 @@ pub struct HttpConfig {
 }
 
 #[derive(Clone)]
-struct AppState {
-    normalizer: Arc<Normalizer>,
-    writer: Writer,
-    config: Arc<HttpConfig>,
-    metrics: Metrics,
+pub(crate) struct AppState {
+    pub(crate) normalizer: Arc<Normalizer>,
+    pub(crate) writer: Writer,
+    pub(crate) config: Arc<HttpConfig>,
+    pub(crate) metrics: Metrics,
 }
 
 /// The router of the ingest API.
@@ -80,6 +80,7 @@ pub fn router(normalizer: Arc<Normalizer>, writer: Writer, config: HttpConfig, m
         .route("/v1/logs", post(ingest_otlp_logs))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_text))
+        .merge(crate::compat::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -87,10 +88,10 @@ pub fn router(normalizer: Arc<Normalizer>, writer: Writer, config: HttpConfig, m
 /// A request turned away: the status, a message that names the problem,
 /// and for overload how long to wait.
 #[derive(Debug)]
-struct Refusal {
-    status: StatusCode,
-    message: String,
-    retry_after_seconds: Option<u32>,
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) retry_after_seconds: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,11 +99,11 @@ struct Problem<'a> {
     error: &'a str,
 }
 
-fn problem(status: StatusCode, message: impl Into<String>) -> Refusal {
+pub(crate) fn problem(status: StatusCode, message: impl Into<String>) -> Refusal {
     Refusal { status, message: message.into(), retry_after_seconds: None }
 }
 
-fn overloaded(seconds: u32, message: String) -> Refusal {
+pub(crate) fn overloaded(seconds: u32, message: String) -> Refusal {
     Refusal { status: StatusCode::SERVICE_UNAVAILABLE, message, retry_after_seconds: Some(seconds) }
 }
 
@@ -125,18 +126,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The token of the request, or the refusal to send.
-fn authorize<'c>(config: &'c HttpConfig, headers: &HeaderMap) -> Result<Option<&'c IngestToken>, Refusal> {
+pub(crate) fn authorize<'c>(config: &'c HttpConfig, headers: &HeaderMap) -> Result<Option<&'c IngestToken>, Refusal> {
     if config.tokens.is_empty() {
         return Ok(None);
     }
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    let Some(presented) = presented else {
+    let Some(presented) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(presented_token)
+    else {
         return Err(problem(StatusCode::UNAUTHORIZED, "an `Authorization: Bearer <token>` header is required"));
     };
+    let presented = presented.as_str();
     // Compare with every token, so the time taken does not say which matched.
     let mut found = None;
     for token in &config.tokens {
@@ -147,8 +145,26 @@ fn authorize<'c>(config: &'c HttpConfig, headers: &HeaderMap) -> Result<Option<&
     found.map(Some).ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "unknown bearer token"))
 }
 
+/// The token in an `Authorization` header, in the schemes shippers use:
+/// `Bearer <token>`; `Splunk <token>` (HEC clients); `ApiKey <token>` and
+/// `Basic <base64 of user:token>` (Elasticsearch clients, any user name).
+fn presented_token(value: &str) -> Option<String> {
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    let credentials = credentials.trim();
+    match scheme.to_ascii_lowercase().as_str() {
+        "bearer" | "splunk" | "apikey" => Some(credentials.to_owned()),
+        "basic" => {
+            use base64::Engine;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(credentials).ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            text.split_once(':').map(|(_, password)| password.to_owned())
+        }
+        _ => None,
+    }
+}
+
 /// The body, decompressed, refused as soon as it passes the limit.
-fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
+pub(crate) fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
     let mut reader: Box<dyn Read + '_> = match encoding.trim().to_ascii_lowercase().as_str() {
         "" | "identity" => return Ok(body.to_vec()),
@@ -316,6 +332,17 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_in_every_scheme_shippers_use() {
+        assert_eq!(presented_token("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(presented_token("Splunk abc").as_deref(), Some("abc"));
+        assert_eq!(presented_token("ApiKey abc").as_deref(), Some("abc"));
+        // base64("elastic:abc")
+        assert_eq!(presented_token("Basic ZWxhc3RpYzphYmM=").as_deref(), Some("abc"));
+        assert_eq!(presented_token("Basic !!!"), None);
+        assert_eq!(presented_token("Digest x"), None);
+    }
 
     #[test]
     fn tokens_compare_in_constant_time_and_exactly() {

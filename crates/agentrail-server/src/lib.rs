@@ -9,6 +9,7 @@
 //! one fsync covers every request waiting at that moment. Nothing is
 //! acknowledged before that fsync.
 
+mod compat;
 pub mod http;
 pub mod metrics;
 pub mod writer;
