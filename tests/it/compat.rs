@@ -109,3 +109,47 @@ fn splunk_hec_clients_send_concatenated_events() {
     assert_eq!(answer.status, 400);
     assert_eq!(answer.json()["invalid-event-number"], 1);
 }
+
+#[test]
+fn an_opentelemetry_sdk_exports_logs_in_protobuf_unchanged() {
+    let data = TempDir::new("otel-sdk");
+    let data_dir = data.path().display().to_string();
+    let server = Server::start(&["--data-dir", &data_dir]);
+    let script = crate::harness::workspace_root().join("tests/clients/otel_logs.py");
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(format!("http://{}/v1/logs", server.addr))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the OpenTelemetry SDK client failed (`.ci/run` installs opentelemetry-sdk and opentelemetry-exporter-otlp-proto-http): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "SUCCESS");
+    assert!(server.stop().success());
+    let rows = duckdb(&format!(
+        "SELECT source, action, action_class, agent_id, on_behalf_of, correlation_id FROM read_parquet('{data_dir}/segments/**/*.parquet')"
+    ));
+    assert_eq!(
+        rows,
+        json!([["otel", "aws.logs.delete_log_group", "delete", "deployer-7", "alice@example.com", "inc-4711"]])
+    );
+}
+
+#[test]
+fn otlp_json_and_garbage_protobuf_get_otlp_answers() {
+    let data = TempDir::new("otlp-json");
+    let server = Server::start(&["--data-dir", &data.path().display().to_string()]);
+    let json_request = std::fs::read(
+        crate::harness::workspace_root().join("../shared/corpora/otlp/opentelemetry-proto_examples_logs.json"),
+    )
+    .expect("example");
+    let answer =
+        http(server.addr, "POST", "/v1/logs", &[("Content-Type", "application/json")], &json_request).expect("request");
+    assert_eq!((answer.status, answer.json()), (200, json!({})));
+    let garbage = http(server.addr, "POST", "/v1/logs", &[("Content-Type", "application/x-protobuf")], b"\x0a\xff\xff")
+        .expect("request");
+    assert_eq!(garbage.status, 400);
+    assert!(garbage.json()["error"].as_str().is_some_and(|e| e.contains("protobuf")));
+}

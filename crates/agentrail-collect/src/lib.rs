@@ -33,6 +33,7 @@ pub mod json;
 pub mod mapping;
 mod normalize;
 pub mod otlp;
+pub mod otlp_proto;
 mod path;
 mod redact;
 mod registry;

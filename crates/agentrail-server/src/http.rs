@@ -223,21 +223,44 @@ async fn ingest_events(
     body: Bytes,
 ) -> Response {
     let choice = params.source.as_deref().map_or(SourceChoice::Auto, SourceChoice::parse);
-    ingest(state, choice, headers, body, "/v1/events").await.unwrap_or_else(IntoResponse::into_response)
+    match ingest(state, choice, headers, body, "/v1/events", BodyFormat::Json).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
+/// How a body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    /// An OTLP `ExportLogsServiceRequest` in protobuf.
+    OtlpProtobuf,
+}
+
+/// OTLP/HTTP logs, JSON or protobuf, answered with an
+/// `ExportLogsServiceResponse` in the request's encoding: empty when every
+/// record was stored, `partialSuccess` naming how many were rejected.
 async fn ingest_otlp_logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if content_type.starts_with("application/x-protobuf") {
-        return problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "OTLP protobuf is not accepted yet; configure the exporter for JSON (encoding: json)",
-        )
-        .into_response();
+    let format =
+        if content_type.starts_with("application/x-protobuf") { BodyFormat::OtlpProtobuf } else { BodyFormat::Json };
+    let answer = match ingest(state, SourceChoice::Named("otel".into()), headers, body, "/v1/logs", format).await {
+        Ok(answer) => answer,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let error_message = answer.errors.first().map(|e| format!("{}: {}", e.index, e.reason)).unwrap_or_default();
+    match format {
+        BodyFormat::OtlpProtobuf => {
+            let response =
+                agentrail_collect::otlp_proto::ExportLogsServiceResponse::partial(answer.rejected, error_message);
+            ([(header::CONTENT_TYPE, "application/x-protobuf")], response).into_response()
+        }
+        BodyFormat::Json if answer.rejected == 0 => Json(serde_json::json!({})).into_response(),
+        BodyFormat::Json => Json(serde_json::json!({
+            "partialSuccess": {"rejectedLogRecords": answer.rejected.to_string(), "errorMessage": error_message}
+        }))
+        .into_response(),
     }
-    ingest(state, SourceChoice::Named("otel".into()), headers, body, "/v1/logs")
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn ingest(
@@ -246,12 +269,17 @@ async fn ingest(
     headers: HeaderMap,
     body: Bytes,
     route: &'static str,
-) -> Result<Response, Refusal> {
+    format: BodyFormat,
+) -> Result<IngestAnswer, Refusal> {
     state.metrics.requests.add(1);
     let token = authorize(&state.config, &headers)?.cloned();
     state.normalizer.check_choice(&choice).map_err(|reason| problem(StatusCode::BAD_REQUEST, reason.to_string()))?;
     let limits = state.config.limits;
-    let body = decode_body(&headers, &body, limits.max_body_bytes)?;
+    let mut body = decode_body(&headers, &body, limits.max_body_bytes)?;
+    if format == BodyFormat::OtlpProtobuf {
+        body = agentrail_collect::otlp_proto::logs_request_to_json(&body)
+            .map_err(|e| problem(StatusCode::BAD_REQUEST, e.to_string()))?;
+    }
     // A body declared as NDJSON is read line by line even if its first line
     // is cut short; other bodies may be pretty-printed documents.
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -314,8 +342,7 @@ async fn ingest(
     match state.writer.write(events, rejects).await {
         Ok(outcome) => {
             state.metrics.rejected.add(rejected as u64);
-            Ok(Json(IngestAnswer { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected, errors })
-                .into_response())
+            Ok(IngestAnswer { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected, errors })
         }
         Err(WriteError::Overloaded) => {
             state.metrics.overloaded.add(1);
