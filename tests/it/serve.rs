@@ -198,3 +198,16 @@ fn acknowledged_events_survive_kill_9_exactly_once() {
         "stored something never sent"
     );
 }
+
+/// A signal right after the address is announced is handled gracefully:
+/// the handlers exist before the announcement (this once raced).
+#[test]
+fn a_signal_right_after_start_stops_gracefully() {
+    let data = TempDir::new("early-signal");
+    let data_dir = data.path().display().to_string();
+    for attempt in 0..8 {
+        let server = Server::start(&["--data-dir", &data_dir]);
+        let status = server.stop();
+        assert!(status.success(), "attempt {attempt}: {status:?}");
+    }
+}

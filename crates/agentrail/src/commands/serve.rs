@@ -80,36 +80,41 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let data_shown = data_dir.display().to_string();
-    runtime.block_on(agentrail_server::serve(http, normalizer, store, writer_options, shutdown_signal(), |addr| {
-        // The first line on stdout: scripts and tests read the bound address here.
-        println!("agentrail: listening on http://{addr} (data in {data_shown})");
-    }))?;
+    runtime.block_on(async move {
+        // Listen for the signals before announcing the address: a signal that
+        // arrives before its handler exists would kill the process unsealed.
+        let shutdown = shutdown_signal()?;
+        agentrail_server::serve(http, normalizer, store, writer_options, shutdown, |addr| {
+            // The first line on stdout: scripts and tests read the bound address here.
+            println!("agentrail: listening on http://{addr} (data in {data_shown})");
+        })
+        .await
+        .map_err(anyhow::Error::from)
+    })?;
     eprintln!("agentrail: stopped; pending events sealed");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// A future that resolves on SIGINT (ctrl-c) or SIGTERM. The handlers are
+/// installed now, not when the future is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    eprintln!("agentrail: shutting down: no new requests; finishing those in flight");
+        eprintln!("agentrail: shutting down: no new requests; finishing those in flight");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("agentrail: shutting down: no new requests; finishing those in flight");
+    })
 }
