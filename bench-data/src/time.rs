@@ -18,30 +18,13 @@ pub enum Precision {
     Nanos,
 }
 
-/// Days since the epoch of a proleptic Gregorian date (H. Hinnant's algorithm).
+/// Days since the epoch of a proleptic Gregorian date: the event crate's
+/// calendar, so generator and normalizer agree on every date.
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    agentrail_event::days_from_civil(year, i64::from(month), i64::from(day))
 }
 
-/// (year, month, day) of a day count since the epoch.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+pub use agentrail_event::civil_from_days;
 
 /// Parses `YYYY-MM-DD` into the instant of its midnight UTC.
 pub fn parse_date(text: &str) -> Option<Nanos> {

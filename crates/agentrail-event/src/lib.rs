@@ -27,7 +27,7 @@ pub use batch::{EventBatchBuilder, events_to_batch};
 pub use event::Event;
 pub use kinds::{ActionClass, ActorType, CredentialType, Outcome, UnknownKind};
 pub use schema::{attributes_type, columns, event_schema, list_item_field, timestamp_type};
-pub use timestamp::{Timestamp, TimestampError};
+pub use timestamp::{Timestamp, TimestampError, civil_from_days, days_from_civil};
 
 /// The JSON Schema of an event as printed by `agentrail normalize` and the API.
 pub const JSON_SCHEMA: &str = include_str!("../../../schemas/agent_event.schema.json");

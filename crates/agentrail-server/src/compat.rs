@@ -25,8 +25,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::http::{AppState, Refusal, authorize, decode_body, overloaded, problem};
-use crate::writer::WriteError;
+use crate::http::{AppState, Refusal, authorize, decode_body, problem, write_durably};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -243,15 +242,7 @@ async fn bulk(
     }
     let (events, rejects, results) = normalize_documents(&state, documents, "/_bulk").await?;
     state.metrics.received.add(actions.len() as u64);
-    let rejected = rejects.len();
-    match state.writer.write(events, rejects).await {
-        Ok(_) => state.metrics.rejected.add(rejected as u64),
-        Err(WriteError::Overloaded) => {
-            state.metrics.overloaded.add(1);
-            return Err(overloaded(1, WriteError::Overloaded.to_string()));
-        }
-        Err(error @ WriteError::Unavailable(_)) => return Err(overloaded(5, error.to_string())),
-    }
+    write_durably(&state, events, rejects).await?;
     let mut results = results.into_iter();
     let mut errors = false;
     let items: Vec<Value> = actions
@@ -352,21 +343,16 @@ async fn hec(
     };
     state.metrics.received.add(results.len() as u64);
     let rejected = rejects.len();
-    let outcome = match state.writer.write(events, rejects).await {
+    let outcome = match write_durably(&state, events, rejects).await {
         Ok(outcome) => outcome,
-        Err(WriteError::Overloaded) => {
-            state.metrics.overloaded.add(1);
-            let mut response = hec_answer(StatusCode::SERVICE_UNAVAILABLE, "Server is busy", 9, None);
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
-            return response;
-        }
-        Err(error @ WriteError::Unavailable(_)) => {
-            let mut response = hec_answer(StatusCode::SERVICE_UNAVAILABLE, &error.to_string(), 9, None);
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(5));
+        Err(refusal) => {
+            let mut response = hec_answer(refusal.status, "Server is busy", 9, None);
+            if let Some(seconds) = refusal.retry_after_seconds {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
             return response;
         }
     };
-    state.metrics.rejected.add(rejected as u64);
     let errors: Vec<Value> = results
         .iter()
         .enumerate()

@@ -339,10 +339,22 @@ async fn ingest(
         ));
     }
     let rejected = rejects.len();
+    let outcome = write_durably(&state, events, rejects).await?;
+    Ok(IngestAnswer { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected, errors })
+}
+
+/// Makes a batch durable, or says why it cannot be now: a full writer queue
+/// or a failing store is a 503 with `Retry-After`, never a client error.
+pub(crate) async fn write_durably(
+    state: &AppState,
+    events: Vec<Event>,
+    rejects: Vec<Quarantined>,
+) -> Result<agentrail_store::AppendOutcome, Refusal> {
+    let rejected = rejects.len() as u64;
     match state.writer.write(events, rejects).await {
         Ok(outcome) => {
-            state.metrics.rejected.add(rejected as u64);
-            Ok(IngestAnswer { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected, errors })
+            state.metrics.rejected.add(rejected);
+            Ok(outcome)
         }
         Err(WriteError::Overloaded) => {
             state.metrics.overloaded.add(1);

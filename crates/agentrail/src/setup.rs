@@ -4,6 +4,7 @@ use std::fs;
 use std::path::Path;
 
 use agentrail_collect::{Limits, Normalizer, Redactor, Registry, SourceChoice};
+use agentrail_store::{Store, StoreOptions};
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
@@ -53,6 +54,27 @@ pub fn source_choice(normalizer: &Normalizer, source: &str) -> anyhow::Result<So
         format!("--source takes `auto` or one of: {}", names.join(", "))
     })?;
     Ok(choice)
+}
+
+/// Opens a data directory for writing, saying what recovery found.
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    let (store, report) = Store::open(data_dir, StoreOptions::default())
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+    if report.replayed_events > 0 {
+        eprintln!("agentrail: recovered {} acknowledged events from the write-ahead log", report.replayed_events);
+    }
+    if report.torn_tail_bytes > 0 {
+        eprintln!("agentrail: cut {} bytes of an unacknowledged write from the log's end", report.torn_tail_bytes);
+    }
+    for damage in &report.wal_damage {
+        eprintln!(
+            "agentrail: write-ahead log damage in {} at byte {}: {}",
+            damage.file.display(),
+            damage.offset,
+            damage.reason
+        );
+    }
+    Ok(store)
 }
 
 fn read_text(path: &Path) -> anyhow::Result<String> {

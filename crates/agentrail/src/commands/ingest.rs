@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use agentrail_collect::{Limits, Position, Rejection};
 use agentrail_event::{Event, Timestamp};
-use agentrail_store::{Quarantined, Store, StoreOptions};
+use agentrail_store::{Quarantined, Store};
 use anyhow::Context;
 use serde::Serialize;
 
@@ -116,22 +116,7 @@ impl RecordSink for Ingester {
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let normalizer = setup::normalizer(&args.mapping, Limits::default())?;
     let choice = setup::source_choice(&normalizer, &args.source)?;
-    let (store, report) = Store::open(&args.data_dir, StoreOptions::default())
-        .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
-    if report.replayed_events > 0 {
-        eprintln!(
-            "agentrail ingest: recovered {} acknowledged events from the write-ahead log",
-            report.replayed_events
-        );
-    }
-    for damage in &report.wal_damage {
-        eprintln!(
-            "agentrail ingest: write-ahead log damage in {} at byte {}: {}",
-            damage.file.display(),
-            damage.offset,
-            damage.reason
-        );
-    }
+    let store = setup::open_store(&args.data_dir)?;
     let inputs = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files.clone() };
     let stored = Arc::new(Stored::default());
     let (writer, writer_thread) = start_writer(store, Arc::clone(&stored));

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use agentrail_collect::Limits;
 use agentrail_server::{HttpConfig, HttpLimits, IngestToken, WriterOptions};
-use agentrail_store::{Store, StoreOptions};
 use anyhow::Context;
 use serde::Deserialize;
 
@@ -63,19 +62,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if config.tokens.is_empty() {
         eprintln!("agentrail: no ingest tokens configured: unauthenticated requests are accepted, on loopback only");
     }
-    let (store, report) = Store::open(&data_dir, StoreOptions::default())
-        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
-    if report.replayed_events > 0 {
-        eprintln!("agentrail: recovered {} acknowledged events from the write-ahead log", report.replayed_events);
-    }
-    for damage in &report.wal_damage {
-        eprintln!(
-            "agentrail: write-ahead log damage in {} at byte {}: {}",
-            damage.file.display(),
-            damage.offset,
-            damage.reason
-        );
-    }
+    let store = setup::open_store(&data_dir)?;
     let http = HttpConfig { listen, tokens: config.tokens, limits };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
