@@ -51,7 +51,7 @@ pub struct MetricsInner {
     pub duplicates: Counter,
     pub overloaded: Counter,
     pub segments_sealed: Counter,
-    pub queue_depth: Gauge,
+    pub last_group_size: Gauge,
     pub fsync_seconds: Summary,
 }
 
@@ -80,7 +80,7 @@ impl MetricsInner {
         let _ = writeln!(
             out,
             "# HELP agentrail_writer_group_size Requests in the last group commit.\n# TYPE agentrail_writer_group_size gauge\nagentrail_writer_group_size {}",
-            self.queue_depth.0.load(Ordering::Relaxed)
+            self.last_group_size.0.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

@@ -138,7 +138,7 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
             }
             next = if requests.len() < options.max_group { receiver.try_recv().ok() } else { None };
         }
-        metrics.queue_depth.set(requests.len() as u64);
+        metrics.last_group_size.set(requests.len() as u64);
         if !requests.is_empty() {
             let (batches, replies): (Vec<_>, Vec<_>) =
                 requests.into_iter().map(|r| ((r.events, r.rejects), r.reply)).unzip();
@@ -178,5 +178,59 @@ fn seal(store: &mut Store, metrics: &Metrics) {
         Ok(segments) => metrics.segments_sealed.add(segments.len() as u64),
         // The rows stay in the log and pending: a later seal or a restart retries.
         Err(error) => tracing::error!(%error, "sealing failed; the rows stay in the write-ahead log"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use agentrail_collect::builtin_normalizer;
+    use axum::body::Body;
+    use axum::http::{Request as HttpRequest, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::http::{HttpConfig, HttpLimits, router};
+
+    fn post(body: &'static str) -> HttpRequest<Body> {
+        HttpRequest::post("/v1/events").body(Body::from(body)).expect("request")
+    }
+
+    const RECORD: &str = r#"{"id":"gw-1","ts":"2026-11-20T10:00:00Z","agent_id":"a1","tool":"github.list_repos"}"#;
+
+    /// A writer that cannot keep up: its one queue slot is taken and nothing
+    /// drains it. Requests are refused at once with 503 and Retry-After (the
+    /// queue, and so memory, stays bounded); once the slot frees, they queue
+    /// and are answered.
+    #[tokio::test]
+    async fn a_full_queue_is_503_with_retry_after_never_a_client_error() {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let writer = Writer { sender: sender.clone() };
+        let metrics = Metrics::default();
+        let config =
+            HttpConfig { listen: ([127, 0, 0, 1], 0).into(), tokens: Vec::new(), limits: HttpLimits::default() };
+        let app = router(Arc::new(builtin_normalizer().expect("built-ins")), writer, config, Arc::clone(&metrics));
+
+        sender.try_send(Message::Shutdown).expect("fills the slot");
+        let refused = app.clone().oneshot(post(RECORD)).await.expect("answers");
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+        assert_eq!(metrics.overloaded.get(), 1);
+
+        // The slot frees: the next request waits in the queue until answered.
+        assert!(matches!(receiver.recv(), Ok(Message::Shutdown)));
+        let pending = tokio::spawn(app.oneshot(post(RECORD)));
+        let request = loop {
+            match receiver.try_recv() {
+                Ok(Message::Write(request)) => break request,
+                Ok(Message::Shutdown) => panic!("unexpected shutdown"),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        };
+        assert_eq!(request.events.len(), 1);
+        let _ = request.reply.send(Ok(AppendOutcome { accepted: 1, duplicates: 0, quarantined: 0 }));
+        let answered = pending.await.expect("task").expect("answers");
+        assert_eq!(answered.status(), StatusCode::OK);
     }
 }
