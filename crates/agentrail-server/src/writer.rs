@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use agentrail_event::Event;
-use agentrail_store::{AppendOutcome, Quarantined, Store};
+use agentrail_store::{AppendOutcome, Quarantined, SealFailure, SealedJob, Store};
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
@@ -111,18 +111,72 @@ impl WriterThread {
     }
 }
 
+/// Sealing on its own thread, so group commits never wait for Parquet.
+#[derive(Default)]
+struct Sealer {
+    running: Option<JoinHandle<Result<SealedJob, Box<SealFailure>>>>,
+    /// Files written, manifest not yet: retried before any later seal, whose
+    /// log trim would otherwise pass over these rows.
+    unlisted: Option<SealedJob>,
+}
+
+impl Sealer {
+    /// Collects a finished job (or waits for it). Errors that cannot be
+    /// retried stop the writer: a restart replays the log.
+    fn collect(&mut self, store: &mut Store, metrics: &Metrics, wait: bool) -> Result<(), String> {
+        if self.running.as_ref().is_some_and(|job| wait || job.is_finished())
+            && let Some(job) = self.running.take()
+        {
+            match job.join() {
+                Ok(Ok(sealed)) => self.unlisted = Some(sealed),
+                Ok(Err(failure)) => {
+                    tracing::error!(error = %failure.error, "sealing failed; the rows stay pending and in the log");
+                    store.restore(failure.job);
+                }
+                Err(_) => return Err("the sealing thread panicked; restart to replay the log".into()),
+            }
+        }
+        if let Some(sealed) = self.unlisted.take() {
+            match store.finish_seal(&sealed) {
+                Ok(()) => metrics.segments_sealed.add(sealed.segments.len() as u64),
+                Err(error) if wait => return Err(format!("cannot update the manifest: {error}")),
+                Err(error) => {
+                    tracing::error!(%error, "cannot list sealed segments in the manifest; will retry");
+                    self.unlisted = Some(sealed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts sealing the pending rows if none is under way.
+    fn start(&mut self, store: &mut Store) {
+        if self.running.is_some() || self.unlisted.is_some() {
+            return;
+        }
+        if let Some(job) = store.begin_seal() {
+            match std::thread::Builder::new().name("agentrail-seal".into()).spawn(move || job.run()) {
+                Ok(handle) => self.running = Some(handle),
+                Err(error) => tracing::error!(%error, "cannot start a sealing thread"),
+            }
+        }
+    }
+}
+
 fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, metrics: Metrics) -> Result<(), String> {
+    let mut sealer = Sealer::default();
     let mut oldest_pending: Option<Instant> = None;
     loop {
-        let first = match receiver.recv_timeout(Duration::from_millis(500)) {
-            Ok(message) => message,
-            Err(RecvTimeoutError::Timeout) => {
-                if oldest_pending.is_some_and(|t| t.elapsed() >= options.seal_age) {
-                    seal(&mut store, &metrics);
-                    oldest_pending = None;
-                }
-                continue;
+        sealer.collect(&mut store, &metrics, false)?;
+        if store.wants_seal() || oldest_pending.is_some_and(|t| t.elapsed() >= options.seal_age) {
+            sealer.start(&mut store);
+            if !store.has_pending() {
+                oldest_pending = None;
             }
+        }
+        let first = match receiver.recv_timeout(Duration::from_millis(100)) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let mut requests = Vec::new();
@@ -151,7 +205,9 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
                         metrics.duplicates.add(outcome.duplicates as u64);
                         let _ = reply.send(Ok(outcome));
                     }
-                    oldest_pending.get_or_insert_with(Instant::now);
+                    if store.has_pending() {
+                        oldest_pending.get_or_insert_with(Instant::now);
+                    }
                 }
                 Err(error) => {
                     tracing::error!(%error, "write failed; answering 503");
@@ -161,14 +217,12 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
                     }
                 }
             }
-            if !store.has_pending() {
-                oldest_pending = None;
-            }
         }
         if shutdown {
             break;
         }
     }
+    sealer.collect(&mut store, &metrics, true)?;
     seal(&mut store, &metrics);
     Ok(())
 }
@@ -176,7 +230,7 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
 fn seal(store: &mut Store, metrics: &Metrics) {
     match store.seal() {
         Ok(segments) => metrics.segments_sealed.add(segments.len() as u64),
-        // The rows stay in the log and pending: a later seal or a restart retries.
+        // The rows stay in the log: a restart replays and seals them.
         Err(error) => tracing::error!(%error, "sealing failed; the rows stay in the write-ahead log"),
     }
 }

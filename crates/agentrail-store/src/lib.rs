@@ -17,5 +17,5 @@ pub mod wal;
 pub use manifest::{Manifest, ManifestError};
 pub use quarantine::{Quarantined, quarantine_schema};
 pub use segment::{SegmentError, SegmentMeta};
-pub use store::{AppendOutcome, OpenReport, Store, StoreError, StoreOptions};
+pub use store::{AppendOutcome, OpenReport, SealFailure, SealJob, SealedJob, Store, StoreError, StoreOptions};
 pub use wal::{Damage, Recovery, Wal, WalEntry, WalError, WalOptions};

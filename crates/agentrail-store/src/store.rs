@@ -60,13 +60,16 @@ impl StoreError {
 pub struct StoreOptions {
     /// Pending events are sealed into segments once there are this many.
     pub seal_rows: usize,
+    /// Whether `append` seals by itself when `seal_rows` is reached; a caller
+    /// that seals on its own thread ([`Store::begin_seal`]) turns this off.
+    pub auto_seal: bool,
     pub wal: WalOptions,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         // Pending rows live in memory until sealed: this bounds it (~200 MiB).
-        StoreOptions { seal_rows: 64 * 1024, wal: WalOptions::default() }
+        StoreOptions { seal_rows: 64 * 1024, auto_seal: true, wal: WalOptions::default() }
     }
 }
 
@@ -229,7 +232,7 @@ impl Store {
         for (seq, batch) in written {
             self.take_pending(seq, batch);
         }
-        if self.pending_events.len() >= self.options.seal_rows {
+        if self.options.auto_seal && self.pending_events.len() >= self.options.seal_rows {
             self.seal()?;
         }
         Ok(outcomes)
@@ -240,28 +243,120 @@ impl Store {
         self.pending_seqs.is_some()
     }
 
+    /// Whether enough rows wait for a seal.
+    pub fn wants_seal(&self) -> bool {
+        self.pending_events.len() >= self.options.seal_rows
+    }
+
     /// Seals every pending event and reject into segments, lists them in the
     /// manifest, then trims the log. Returns the new segments.
     pub fn seal(&mut self) -> Result<Vec<SegmentMeta>, StoreError> {
-        let Some((first, last)) = self.pending_seqs else { return Ok(Vec::new()) };
-        // Named after the log entries they hold: a crash before the manifest
-        // is written rewrites the same names on the next seal.
-        let name = format!("{first:020}-{last:020}");
-        // Pending rows are dropped only once the manifest listing them is durable.
-        let segments = write_segments(&self.dir, &name, &self.pending_events)?;
-        let quarantine = write_quarantine(&self.dir, &name, &self.pending_rejects)?;
+        let Some(job) = self.begin_seal() else { return Ok(Vec::new()) };
+        match job.run() {
+            Ok(sealed) => {
+                self.finish_seal(&sealed)?;
+                Ok(sealed.segments)
+            }
+            Err(failure) => {
+                let SealFailure { job, error } = *failure;
+                self.restore(job);
+                Err(error)
+            }
+        }
+    }
+
+    /// Takes the pending rows for sealing elsewhere (another thread), so
+    /// appends go on meanwhile. Their log entries stay until
+    /// [`Store::finish_seal`], so a crash before it replays them.
+    pub fn begin_seal(&mut self) -> Option<SealJob> {
+        let (first, last) = self.pending_seqs.take()?;
+        Some(SealJob {
+            dir: self.dir.clone(),
+            // Named after the log entries they hold: a crash before the
+            // manifest is written rewrites the same names on the next seal.
+            name: format!("{first:020}-{last:020}"),
+            first,
+            last,
+            events: std::mem::take(&mut self.pending_events),
+            rejects: std::mem::take(&mut self.pending_rejects),
+        })
+    }
+
+    /// Lists a finished job's segments in the manifest (durably), then trims
+    /// the log it covered. Jobs must finish in the order they began.
+    /// On error nothing changed, and the same job may be finished again.
+    pub fn finish_seal(&mut self, sealed: &SealedJob) -> Result<(), StoreError> {
         let mut manifest = self.manifest.clone();
-        manifest.segments.extend(segments.iter().cloned());
-        manifest.quarantine.extend(quarantine);
-        manifest.sealed_through_seq = last;
+        manifest.segments.extend(sealed.segments.iter().cloned());
+        manifest.quarantine.extend(sealed.quarantine.iter().cloned());
+        manifest.sealed_through_seq = sealed.last;
         manifest.store(&self.dir)?;
         self.manifest = manifest;
-        self.pending_events.clear();
-        self.pending_rejects.clear();
-        self.pending_seqs = None;
-        self.wal.remove_through(last)?;
-        tracing::info!(segments = segments.len(), through = last, "sealed");
-        Ok(segments)
+        self.wal.remove_through(sealed.last)?;
+        tracing::info!(segments = sealed.segments.len(), through = sealed.last, "sealed");
+        Ok(())
+    }
+
+    /// Puts a failed job's rows back, ahead of what arrived since, to be
+    /// sealed again later.
+    pub fn restore(&mut self, job: SealJob) {
+        let mut events = job.events;
+        events.append(&mut self.pending_events);
+        self.pending_events = events;
+        let mut rejects = job.rejects;
+        rejects.append(&mut self.pending_rejects);
+        self.pending_rejects = rejects;
+        self.pending_seqs = Some(match self.pending_seqs {
+            Some((_, last)) => (job.first, last),
+            None => (job.first, job.last),
+        });
+    }
+}
+
+/// Rows taken for sealing: writing their files needs no access to the store.
+#[derive(Debug)]
+pub struct SealJob {
+    dir: PathBuf,
+    name: String,
+    first: u64,
+    last: u64,
+    events: Vec<Event>,
+    rejects: Vec<Quarantined>,
+}
+
+/// A job whose files could not be written: the rows, for [`Store::restore`].
+#[derive(Debug)]
+pub struct SealFailure {
+    pub job: SealJob,
+    pub error: StoreError,
+}
+
+/// A job whose files are written, ready for the manifest.
+#[derive(Debug)]
+pub struct SealedJob {
+    last: u64,
+    pub segments: Vec<SegmentMeta>,
+    quarantine: Vec<SegmentMeta>,
+}
+
+impl SealJob {
+    /// Rows in the job.
+    pub fn rows(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Writes the segments and quarantine files. On failure, the job comes
+    /// back with the error, for [`Store::restore`].
+    pub fn run(self) -> Result<SealedJob, Box<SealFailure>> {
+        let segments = match write_segments(&self.dir, &self.name, &self.events) {
+            Ok(segments) => segments,
+            Err(error) => return Err(Box::new(SealFailure { job: self, error: error.into() })),
+        };
+        let quarantine = match write_quarantine(&self.dir, &self.name, &self.rejects) {
+            Ok(quarantine) => quarantine,
+            Err(error) => return Err(Box::new(SealFailure { job: self, error: error.into() })),
+        };
+        Ok(SealedJob { last: self.last, segments, quarantine })
     }
 }
 

@@ -150,3 +150,34 @@ fn rejected_records_are_kept_in_quarantine_with_reason_and_bytes() {
     assert_eq!(batch.column_by_name("raw").expect("raw").as_binary::<i32>().value(0), &[b'{', 0xff, b'x']);
     assert_eq!(batch.column_by_name("reason").expect("reason").as_string::<i32>().value(0), reject.reason);
 }
+
+#[test]
+fn sealing_elsewhere_lets_appends_go_on_and_a_crash_mid_seal_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = sample_events();
+    let (first, rest) = events.split_at(events.len() / 3);
+    let (second, third) = rest.split_at(rest.len() / 2);
+    let manual = StoreOptions { auto_seal: false, ..options() };
+    {
+        let (mut store, _) = Store::open(dir.path(), manual).expect("opens");
+        store.append(first.to_vec(), Vec::new()).expect("durable");
+        let job = store.begin_seal().expect("rows to seal");
+        assert_eq!(job.rows(), first.len());
+        // Appends go on while the job is written (here: before it runs).
+        store.append(second.to_vec(), Vec::new()).expect("durable");
+        let sealed = job.run().expect("written");
+        store.finish_seal(&sealed).expect("listed");
+        assert_eq!(store.manifest().total_rows(), first.len() as u64);
+
+        store.append(third.to_vec(), Vec::new()).expect("durable");
+        let _job = store.begin_seal().expect("rows to seal");
+        // Crash: the job never finishes.
+    }
+    let (mut store, report) = Store::open(dir.path(), manual).expect("reopens");
+    assert_eq!(report.replayed_events, second.len() + third.len());
+    store.seal().expect("seals");
+    let rows = stored_rows(dir.path(), &store);
+    assert_eq!(rows.len(), events.len());
+    let ids: HashSet<&String> = rows.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), events.len(), "each event once");
+}

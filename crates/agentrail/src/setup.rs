@@ -57,8 +57,8 @@ pub fn source_choice(normalizer: &Normalizer, source: &str) -> anyhow::Result<So
 }
 
 /// Opens a data directory for writing, saying what recovery found.
-pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
-    let (store, report) = Store::open(data_dir, StoreOptions::default())
+pub fn open_store(data_dir: &Path, options: StoreOptions) -> anyhow::Result<Store> {
+    let (store, report) = Store::open(data_dir, options)
         .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
     if report.replayed_events > 0 {
         eprintln!("agentrail: recovered {} acknowledged events from the write-ahead log", report.replayed_events);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use agentrail_collect::{Limits, Position, Rejection};
 use agentrail_event::{Event, Timestamp};
-use agentrail_store::{Quarantined, Store};
+use agentrail_store::{Quarantined, Store, StoreOptions};
 use anyhow::Context;
 use serde::Serialize;
 
@@ -116,7 +116,7 @@ impl RecordSink for Ingester {
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let normalizer = setup::normalizer(&args.mapping, Limits::default())?;
     let choice = setup::source_choice(&normalizer, &args.source)?;
-    let store = setup::open_store(&args.data_dir)?;
+    let store = setup::open_store(&args.data_dir, StoreOptions::default())?;
     let inputs = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files.clone() };
     let stored = Arc::new(Stored::default());
     let (writer, writer_thread) = start_writer(store, Arc::clone(&stored));

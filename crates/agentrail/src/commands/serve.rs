@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use agentrail_collect::Limits;
 use agentrail_server::{HttpConfig, HttpLimits, IngestToken, WriterOptions};
+use agentrail_store::StoreOptions;
 use anyhow::Context;
 use serde::Deserialize;
 
@@ -62,7 +63,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if config.tokens.is_empty() {
         eprintln!("agentrail: no ingest tokens configured: unauthenticated requests are accepted, on loopback only");
     }
-    let store = setup::open_store(&data_dir)?;
+    // The writer seals on its own thread, so appends never wait for Parquet;
+    // a job being sealed and the rows arriving meanwhile are both in memory,
+    // so each is half the default.
+    let store = setup::open_store(
+        &data_dir,
+        StoreOptions { auto_seal: false, seal_rows: StoreOptions::default().seal_rows / 2, ..StoreOptions::default() },
+    )?;
     let http = HttpConfig { listen, tokens: config.tokens, limits };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
