@@ -361,6 +361,9 @@ pub(crate) async fn write_durably(
             Err(overloaded(1, WriteError::Overloaded.to_string()))
         }
         Err(error @ WriteError::Unavailable(_)) => Err(overloaded(5, error.to_string())),
+        Err(error @ WriteError::Refused(_)) => {
+            Err(problem(StatusCode::PAYLOAD_TOO_LARGE, format!("{error}; split the batch")))
+        }
     }
 }
 

@@ -25,6 +25,9 @@ pub enum WriteError {
     Overloaded,
     #[error("the store cannot write: {0}")]
     Unavailable(String),
+    /// Retrying the same batch cannot help (it is too large to log).
+    #[error("the batch cannot be stored: {0}")]
+    Refused(String),
 }
 
 struct Request {
@@ -210,10 +213,15 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
                     }
                 }
                 Err(error) => {
-                    tracing::error!(%error, "write failed; answering 503");
+                    tracing::error!(%error, "write failed; nothing in this group is acknowledged");
                     let message = error.to_string();
                     for reply in replies {
-                        let _ = reply.send(Err(WriteError::Unavailable(message.clone())));
+                        let refusal = if error.is_retryable() {
+                            WriteError::Unavailable(message.clone())
+                        } else {
+                            WriteError::Refused(message.clone())
+                        };
+                        let _ = reply.send(Err(refusal));
                     }
                 }
             }

@@ -51,7 +51,11 @@ impl StoreError {
     /// Whether trying again later may help (a full disk, a failing device):
     /// ingestion answers 503 then, never an acknowledgement.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Wal(_) | StoreError::Segment(SegmentError::Io { .. }) | StoreError::Io { .. })
+        match self {
+            StoreError::Wal(WalError::EntryTooLarge { .. }) => false,
+            StoreError::Wal(_) | StoreError::Segment(SegmentError::Io { .. }) | StoreError::Io { .. } => true,
+            _ => false,
+        }
     }
 }
 

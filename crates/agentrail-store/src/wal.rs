@@ -69,7 +69,9 @@ pub struct WalOptions {
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { max_file_bytes: 64 * 1024 * 1024, max_entry_bytes: 64 * 1024 * 1024 }
+        // An entry is one request's normalized events, which carry their raw
+        // records and attributes: well above the largest body accepted.
+        WalOptions { max_file_bytes: 64 * 1024 * 1024, max_entry_bytes: 1024 * 1024 * 1024 }
     }
 }
 
