@@ -99,7 +99,8 @@ impl Server {
             .current_dir(workspace_root())
             .env_remove("AGENTRAIL_CONFIG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // AGENTRAIL_IT_STDERR=1 shows the server's log (with RUST_LOG) when debugging a test.
+            .stderr(if std::env::var_os("AGENTRAIL_IT_STDERR").is_some() { Stdio::inherit() } else { Stdio::null() })
             .spawn()
             .expect("agentrail serve starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -199,4 +200,74 @@ pub fn duckdb(sql: &str) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("rows as JSON")
+}
+
+/// The `tansu` Kafka-protocol broker binary: `$AGENTRAIL_TANSU`, else on
+/// `PATH`, else in cargo's bin directory.
+pub fn tansu_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("AGENTRAIL_TANSU") {
+        return PathBuf::from(path);
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join("tansu")).find(|p| p.is_file()))
+        .unwrap_or_default();
+    let in_cargo = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .map(|home| home.join("bin/tansu"))
+        .filter(|p| p.is_file());
+    on_path.or(in_cargo).unwrap_or_else(|| {
+        panic!(
+            "the Kafka tests need the tansu broker: `cargo install tansu --version 0.6.0 --locked --features dynostore` \
+             (.ci/run does this), or set AGENTRAIL_TANSU"
+        )
+    })
+}
+
+/// A `tansu` broker with in-memory storage on a free loopback port, killed when dropped.
+pub struct Broker {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu_bin())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let address = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(std::time::Instant::now() < deadline, "tansu did not listen on {address}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Broker { child, address }
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        let status = Command::new(tansu_bin())
+            .args(["topic", "create", name, "--partitions", &partitions.to_string()])
+            .args(["--broker", &format!("tcp://{}", self.address)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("tansu topic create runs");
+        assert!(status.success(), "cannot create topic {name}");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

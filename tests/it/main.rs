@@ -3,5 +3,6 @@
 mod compat;
 mod harness;
 mod ingest;
+mod kafka;
 mod normalize;
 mod serve;

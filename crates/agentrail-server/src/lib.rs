@@ -1,16 +1,20 @@
-//! agentrail's collectors: the HTTP ingest server and the durable writer.
+//! agentrail's collectors: the HTTP ingest server, the Kafka consumer and
+//! the durable writer behind both.
 //!
 //! ```text
 //!  HTTP request ─► auth ─► decompress (bounded) ─► normalize (blocking pool)
 //!               ─► writer queue (bounded; full = 503) ─► group commit (WAL fsync) ─► 200
+//!  Kafka batch  ─► normalize (blocking pool) ─► writer queue (waits for room)
+//!               ─► group commit ─► store the partition's contiguous offset watermark
 //! ```
 //!
 //! The writer thread ([`writer`]) owns the store, so appends are serial and
 //! one fsync covers every request waiting at that moment. Nothing is
-//! acknowledged before that fsync.
+//! acknowledged, and no Kafka offset stored, before that fsync.
 
 mod compat;
 pub mod http;
+pub mod kafka;
 pub mod metrics;
 pub mod writer;
 
@@ -22,6 +26,7 @@ use agentrail_collect::Normalizer;
 use agentrail_store::Store;
 
 pub use http::{HttpConfig, HttpLimits, IngestToken};
+pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
 pub use metrics::Metrics;
 pub use writer::{WriteError, WriterOptions};
 
@@ -40,19 +45,32 @@ pub enum ServerError {
     Serve(#[source] std::io::Error),
     #[error("the writer failed on shutdown: {0}")]
     Writer(String),
+    #[error(transparent)]
+    Kafka(#[from] kafka::KafkaError),
+    #[error("the kafka collector stopped unexpectedly (see the log); pending events were sealed")]
+    CollectorStopped,
 }
 
-/// Serves until `shutdown` resolves, then stops accepting, lets requests in
-/// flight finish, seals what is pending and returns. `on_listening` is told
-/// the bound address (useful with port 0).
+/// What `serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub http: HttpConfig,
+    /// The Kafka collector, when configured.
+    pub kafka: Option<KafkaConfig>,
+    pub writer: WriterOptions,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting (HTTP) and
+/// reading (Kafka), lets the work in flight finish, seals what is pending
+/// and returns. `on_listening` is told the bound address (useful with port 0).
 pub async fn serve(
-    config: HttpConfig,
+    options: ServeOptions,
     normalizer: Arc<Normalizer>,
     store: Store,
-    writer_options: WriterOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
+    let ServeOptions { http: config, kafka, writer: writer_options } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
     }
@@ -61,14 +79,63 @@ pub async fn serve(
         .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
     let metrics = Metrics::default();
+    let collector = kafka.map(|kafka| KafkaCollector::start(kafka, &normalizer, Arc::clone(&metrics))).transpose()?;
     let (writer, writer_thread) = writer::start(store, writer_options, Arc::clone(&metrics));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let consuming = collector.map(|collector| {
+        let run = tokio::spawn(collector.run(
+            Arc::clone(&normalizer),
+            writer.clone(),
+            Arc::clone(&metrics),
+            stopping.clone(),
+        ));
+        // A collector that ends on its own (it never should) stops the
+        // server: a supervisor's restart beats a process that quietly
+        // stopped consuming.
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let ended = run.await;
+            let unexpected = !*stop.borrow();
+            if let Err(error) = &ended {
+                tracing::error!(%error, "the kafka collector failed");
+            }
+            if unexpected {
+                tracing::error!("the kafka collector stopped on its own; shutting down");
+                stop.send_replace(true);
+            }
+            unexpected || ended.is_err()
+        })
+    });
+    tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            shutdown.await;
+            stop.send_replace(true);
+        }
+    });
     let app = http::router(normalizer, writer, config, metrics);
     on_listening(bound);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    // Requests are done; the writer seals what is pending.
+    let mut http_stopping = stopping;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = http_stopping.wait_for(|stop| *stop).await;
+        })
+        .await;
+    // HTTP is done (or failed): the consumer stops too and finishes its batches.
+    stop.send_replace(true);
+    let collector_failed = match consuming {
+        Some(consuming) => consuming.await.unwrap_or(true),
+        None => false,
+    };
+    // The writer seals what is pending.
     let sealed = tokio::task::spawn_blocking(move || writer_thread.shutdown())
         .await
         .map_err(|e| ServerError::Writer(e.to_string()))?;
     served.map_err(ServerError::Serve)?;
-    sealed.map_err(ServerError::Writer)
+    sealed.map_err(ServerError::Writer)?;
+    if collector_failed {
+        return Err(ServerError::CollectorStopped);
+    }
+    Ok(())
 }

@@ -26,6 +26,18 @@ impl Gauge {
     pub fn set(&self, n: u64) {
         self.0.store(n, Ordering::Relaxed);
     }
+
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn sub(&self, n: u64) {
+        self.0.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// Sum and count of observations (enough for a mean latency).
@@ -52,7 +64,15 @@ pub struct MetricsInner {
     pub overloaded: Counter,
     pub segments_sealed: Counter,
     pub last_group_size: Gauge,
+    /// Requests queued for the writer.
+    pub queue_depth: Gauge,
+    /// Bytes appended to the write-ahead log since start (a counter the writer sets).
+    pub wal_bytes: Gauge,
     pub fsync_seconds: Summary,
+    pub kafka_messages: Counter,
+    pub kafka_errors: Counter,
+    /// Messages in the assigned partitions not yet read (librdkafka's statistics).
+    pub kafka_lag: Gauge,
 }
 
 /// Shared metrics.
@@ -73,15 +93,21 @@ impl MetricsInner {
                 &self.overloaded,
             ),
             ("agentrail_segments_sealed_total", "Parquet segments sealed.", &self.segments_sealed),
+            ("agentrail_kafka_messages_total", "Kafka messages stored (events or quarantine).", &self.kafka_messages),
+            ("agentrail_kafka_errors_total", "Errors reported by the Kafka client.", &self.kafka_errors),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());
         }
-        let _ = writeln!(
-            out,
-            "# HELP agentrail_writer_group_size Requests in the last group commit.\n# TYPE agentrail_writer_group_size gauge\nagentrail_writer_group_size {}",
-            self.last_group_size.0.load(Ordering::Relaxed)
-        );
+        let gauges = [
+            ("agentrail_writer_group_size", "gauge", "Requests in the last group commit.", &self.last_group_size),
+            ("agentrail_writer_queue_depth", "gauge", "Requests waiting for the writer.", &self.queue_depth),
+            ("agentrail_wal_bytes_written_total", "counter", "Bytes appended to the write-ahead log.", &self.wal_bytes),
+            ("agentrail_kafka_lag", "gauge", "Kafka messages in assigned partitions not yet read.", &self.kafka_lag),
+        ];
+        for (name, kind, help, gauge) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", gauge.get());
+        }
         let _ = writeln!(
             out,
             "# HELP agentrail_fsync_seconds Time of a group commit (append and fsync).\n# TYPE agentrail_fsync_seconds summary\nagentrail_fsync_seconds_sum {}\nagentrail_fsync_seconds_count {}",

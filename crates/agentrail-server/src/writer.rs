@@ -8,6 +8,7 @@
 //! memory stays bounded under overload. Pending rows are sealed into
 //! segments once old enough, and on shutdown.
 
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -62,6 +63,7 @@ impl Default for WriterOptions {
 #[derive(Clone, Debug)]
 pub struct Writer {
     sender: SyncSender<Message>,
+    metrics: Metrics,
 }
 
 /// The writer thread, to join on shutdown.
@@ -85,22 +87,61 @@ pub fn start(store: Store, options: WriterOptions, metrics: Metrics) -> (Writer,
     let (sender, receiver) = mpsc::sync_channel(options.queue_depth);
     let handle = std::thread::Builder::new()
         .name("agentrail-writer".into())
-        .spawn(move || run(store, receiver, options, metrics))
+        .spawn({
+            let metrics = Arc::clone(&metrics);
+            move || run(store, receiver, options, metrics)
+        })
         .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
-    (Writer { sender: sender.clone() }, WriterThread { sender, handle })
+    (Writer { sender: sender.clone(), metrics }, WriterThread { sender, handle })
 }
 
 impl Writer {
-    /// Makes a batch durable; resolves once it is fsynced (or refused).
+    /// Makes a batch durable; resolves once it is fsynced (or refused). A
+    /// full queue is refused at once ([`WriteError::Overloaded`]): an HTTP
+    /// client is told to come back.
     pub async fn write(&self, events: Vec<Event>, rejects: Vec<Quarantined>) -> Result<AppendOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
-        match self.sender.try_send(Message::Write(Request { events, rejects, reply })) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(WriteError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(WriteError::Unavailable("the writer has stopped".into()));
-            }
+        match self.enqueue(Message::Write(Request { events, rejects, reply })) {
+            Ok(()) => Self::answer(answer).await,
+            Err(TrySendError::Full(_)) => Err(WriteError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => Err(WriteError::Unavailable("the writer has stopped".into())),
         }
+    }
+
+    /// Like [`Writer::write`], but waits for room in the queue: a consumer
+    /// that pulls its input (Kafka) slows down instead of being refused.
+    pub async fn write_waiting(
+        &self,
+        events: Vec<Event>,
+        rejects: Vec<Quarantined>,
+    ) -> Result<AppendOutcome, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        let mut message = Message::Write(Request { events, rejects, reply });
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.enqueue(message) {
+                Ok(()) => return Self::answer(answer).await,
+                Err(TrySendError::Full(returned)) => message = returned,
+                Err(TrySendError::Disconnected(_)) => {
+                    return Err(WriteError::Unavailable("the writer has stopped".into()));
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    fn enqueue(&self, message: Message) -> Result<(), TrySendError<Message>> {
+        // Counted before sending, so the writer's decrement never comes first.
+        self.metrics.queue_depth.add(1);
+        let sent = self.sender.try_send(message);
+        if sent.is_err() {
+            self.metrics.queue_depth.sub(1);
+        }
+        sent
+    }
+
+    async fn answer(answer: oneshot::Receiver<Result<AppendOutcome, WriteError>>) -> Result<AppendOutcome, WriteError> {
         answer.await.unwrap_or_else(|_| Err(WriteError::Unavailable("the writer stopped mid-write".into())))
     }
 }
@@ -187,7 +228,10 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
-                Message::Write(request) => requests.push(request),
+                Message::Write(request) => {
+                    metrics.queue_depth.sub(1);
+                    requests.push(request);
+                }
                 Message::Shutdown => {
                     shutdown = true;
                     break;
@@ -203,6 +247,7 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
             match store.append_group(batches) {
                 Ok(outcomes) => {
                     metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
+                    metrics.wal_bytes.set(store.wal_bytes_written());
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
                         metrics.accepted.add(outcome.accepted as u64);
                         metrics.duplicates.add(outcome.duplicates as u64);
@@ -268,8 +313,8 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_is_503_with_retry_after_never_a_client_error() {
         let (sender, receiver) = mpsc::sync_channel(1);
-        let writer = Writer { sender: sender.clone() };
         let metrics = Metrics::default();
+        let writer = Writer { sender: sender.clone(), metrics: Arc::clone(&metrics) };
         let config =
             HttpConfig { listen: ([127, 0, 0, 1], 0).into(), tokens: Vec::new(), limits: HttpLimits::default() };
         let app = router(Arc::new(builtin_normalizer().expect("built-ins")), writer, config, Arc::clone(&metrics));

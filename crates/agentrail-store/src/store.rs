@@ -242,6 +242,11 @@ impl Store {
         Ok(outcomes)
     }
 
+    /// Bytes appended to the write-ahead log since the store was opened.
+    pub fn wal_bytes_written(&self) -> u64 {
+        self.wal.bytes_written()
+    }
+
     /// Whether rows wait to be sealed.
     pub fn has_pending(&self) -> bool {
         self.pending_seqs.is_some()

@@ -114,6 +114,8 @@ pub struct Wal {
     /// First sequence number of each file, oldest first (the current one last).
     files: Vec<(u64, PathBuf)>,
     unsynced: bool,
+    /// Bytes appended since the log was opened.
+    bytes_written: u64,
 }
 
 fn file_name(first_seq: u64) -> String {
@@ -178,13 +180,28 @@ impl Wal {
                 (file, path, 0)
             }
         };
-        let wal = Wal { dir: dir.to_owned(), options, file, file_path, file_bytes, next_seq, files, unsynced: false };
+        let wal = Wal {
+            dir: dir.to_owned(),
+            options,
+            file,
+            file_path,
+            file_bytes,
+            next_seq,
+            files,
+            unsynced: false,
+            bytes_written: 0,
+        };
         Ok((wal, recovery))
     }
 
     /// The sequence number the next append will get.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    /// Bytes appended since the log was opened (headers included).
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
     }
 
     /// Appends one entry (not yet durable: call [`Wal::sync`]). Returns its sequence number.
@@ -203,6 +220,7 @@ impl Wal {
         let path = &self.file_path;
         self.file.write_all(&header).and_then(|()| self.file.write_all(payload)).map_err(|e| WalError::io(path, e))?;
         self.file_bytes += (HEADER_BYTES + payload.len()) as u64;
+        self.bytes_written += (HEADER_BYTES + payload.len()) as u64;
         self.next_seq += 1;
         self.unsynced = true;
         Ok(seq)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agentrail_collect::Limits;
-use agentrail_server::{HttpConfig, HttpLimits, IngestToken, WriterOptions};
+use agentrail_server::{HttpConfig, HttpLimits, IngestToken, KafkaConfig, ServeOptions, WriterOptions};
 use agentrail_store::StoreOptions;
 use anyhow::Context;
 use serde::Deserialize;
@@ -28,6 +28,8 @@ struct ConfigFile {
     tokens: Vec<IngestToken>,
     /// Seconds after which pending events are sealed into segments.
     seal_after_seconds: Option<u64>,
+    /// The Kafka collector: brokers, group and topics.
+    kafka: Option<KafkaConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         StoreOptions { auto_seal: false, seal_rows: StoreOptions::default().seal_rows / 2, ..StoreOptions::default() },
     )?;
     let http = HttpConfig { listen, tokens: config.tokens, limits };
+    let options = ServeOptions { http, kafka: config.kafka, writer: writer_options };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let data_shown = data_dir.display().to_string();
@@ -78,7 +81,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // Listen for the signals before announcing the address: a signal that
         // arrives before its handler exists would kill the process unsealed.
         let shutdown = shutdown_signal()?;
-        agentrail_server::serve(http, normalizer, store, writer_options, shutdown, |addr| {
+        agentrail_server::serve(options, normalizer, store, shutdown, |addr| {
             // The first line on stdout: scripts and tests read the bound address here.
             println!("agentrail: listening on http://{addr} (data in {data_shown})");
         })
