@@ -91,11 +91,16 @@ pub struct Server {
 impl Server {
     /// Starts `agentrail serve ARGS --listen 127.0.0.1:0` and waits for its address.
     pub fn start(args: &[&str]) -> Server {
+        let mut command = Command::new(agentrail_bin());
+        command.arg("serve").args(args).args(["--listen", "127.0.0.1:0"]);
+        Server::spawn(command)
+    }
+
+    /// Starts a command that runs `agentrail serve` (in a namespace, say)
+    /// and prints its first line, and waits for the address in that line.
+    pub fn spawn(mut command: Command) -> Server {
         use std::io::BufRead;
-        let mut child = Command::new(agentrail_bin())
-            .arg("serve")
-            .args(args)
-            .args(["--listen", "127.0.0.1:0"])
+        let mut child = command
             .current_dir(workspace_root())
             .env_remove("AGENTRAIL_CONFIG")
             .stdout(Stdio::piped())

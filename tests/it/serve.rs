@@ -211,3 +211,69 @@ fn a_signal_right_after_start_stops_gracefully() {
         assert!(status.success(), "attempt {attempt}: {status:?}");
     }
 }
+
+/// The data directory on a 4 MiB file system (a tmpfs in a private mount
+/// namespace): once the disk is full, batches are answered 503 with
+/// `Retry-After`, never 200 without fsync and never a client error; the
+/// server stays up. Its data, copied out afterwards, holds every
+/// acknowledged event exactly once.
+#[test]
+fn a_full_disk_is_503_with_retry_after_and_loses_nothing_acknowledged() {
+    let scratch = TempDir::new("full-disk");
+    let mount = scratch.path().join("small");
+    let copied = scratch.path().join("copied");
+    std::fs::create_dir_all(&mount).expect("mount point");
+    let script = r#"
+set -e
+mount -t tmpfs -o size=4m tmpfs "$1"
+"$2" serve --data-dir "$1/data" --listen 127.0.0.1:0 &
+server=$!
+trap 'kill -TERM $server' TERM
+while kill -0 $server 2>/dev/null; do wait $server || true; done
+cp -a "$1/data" "$3"
+"#;
+    let mut command = std::process::Command::new("unshare");
+    command.args(["--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]).args([
+        mount.as_os_str(),
+        crate::harness::agentrail_bin().as_os_str(),
+        copied.as_os_str(),
+    ]);
+    let server = Server::spawn(command);
+
+    let mut acknowledged = Vec::new();
+    let mut refusals = 0;
+    for round in 0..2000 {
+        let ids: Vec<String> = (0..100).map(|n| format!("full-{round}-{n}")).collect();
+        let answer = http(server.addr, "POST", "/v1/events", &[NDJSON], &ndjson(&ids)).expect("answers");
+        match answer.status {
+            200 => acknowledged.extend(ids.into_iter().map(|id| format!("agent:{id}"))),
+            503 => {
+                assert!(answer.header("retry-after").is_some(), "503 without Retry-After");
+                let body = String::from_utf8_lossy(&answer.body);
+                assert!(body.contains("No space left"), "the reason names the full disk: {body}");
+                refusals += 1;
+                if refusals == 3 {
+                    break;
+                }
+            }
+            other => panic!("a full disk answered {other}: {}", String::from_utf8_lossy(&answer.body)),
+        }
+    }
+    assert_eq!(refusals, 3, "the disk never filled up");
+    assert!(!acknowledged.is_empty(), "some batches fit before the disk filled");
+    let health = http(server.addr, "GET", "/healthz", &[], b"").expect("health answers");
+    assert_eq!(health.status, 200, "the server stays up");
+    server.stop();
+
+    // On a disk with room, the copied data directory replays and seals.
+    let data_dir = copied.display().to_string();
+    let restarted = Server::start(&["--data-dir", &data_dir]);
+    assert!(restarted.stop().success());
+    let rows = duckdb(&format!("SELECT event_id FROM read_parquet('{data_dir}/segments/**/*.parquet')"));
+    let stored: Vec<&str> =
+        rows.as_array().map(|r| r.iter().filter_map(|row| row[0].as_str()).collect()).unwrap_or_default();
+    let stored_set: HashSet<&str> = stored.iter().copied().collect();
+    assert_eq!(stored_set.len(), stored.len(), "an event was stored twice");
+    let lost: Vec<&String> = acknowledged.iter().filter(|id| !stored_set.contains(id.as_str())).take(5).collect();
+    assert!(lost.is_empty(), "acknowledged events lost: {lost:?}");
+}

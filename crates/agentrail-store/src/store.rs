@@ -153,13 +153,14 @@ impl Store {
         };
         let sealed_through = store.manifest.sealed_through_seq;
         for entry in recovery.entries.into_iter().filter(|e| e.seq > sealed_through) {
-            let batch: Batch = serde_json::from_slice(&entry.payload)
+            let mut batch: Batch = serde_json::from_slice(&entry.payload)
                 .map_err(|source| StoreError::BadEntry { seq: entry.seq, source })?;
             report.replayed_entries += 1;
+            // The log may hold an event twice: a group whose fsync failed was
+            // refused, yet may have reached the disk, and its retry logged it
+            // again. One copy is kept.
+            batch.events.retain(|event| store.seen.insert(id_digest(&event.event_id)));
             report.replayed_events += batch.events.len();
-            for event in &batch.events {
-                store.seen.insert(id_digest(&event.event_id));
-            }
             store.take_pending(entry.seq, batch);
         }
         if report.replayed_entries > 0 {

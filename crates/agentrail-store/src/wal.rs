@@ -45,6 +45,10 @@ pub enum WalError {
     },
     #[error("entry of {size} bytes is over the log's limit of {limit} bytes")]
     EntryTooLarge { size: usize, limit: usize },
+    /// A failed write could not be undone: the log refuses appends until a
+    /// restart, whose recovery cuts the unfinished tail.
+    #[error("the write-ahead log stopped after a failure it could not undo ({0}); restart to recover")]
+    Broken(String),
 }
 
 impl WalError {
@@ -116,6 +120,11 @@ pub struct Wal {
     unsynced: bool,
     /// Bytes appended since the log was opened.
     bytes_written: u64,
+    /// The current file's length and the next sequence number at the last
+    /// successful sync: what a failed write is rolled back to.
+    synced_bytes: u64,
+    synced_seq: u64,
+    broken: Option<String>,
 }
 
 fn file_name(first_seq: u64) -> String {
@@ -190,6 +199,9 @@ impl Wal {
             files,
             unsynced: false,
             bytes_written: 0,
+            synced_bytes: file_bytes,
+            synced_seq: next_seq,
+            broken: None,
         };
         Ok((wal, recovery))
     }
@@ -199,13 +211,13 @@ impl Wal {
         self.next_seq
     }
 
-    /// Bytes appended since the log was opened (headers included).
-    pub fn bytes_written(&self) -> u64 {
-        self.bytes_written
-    }
-
-    /// Appends one entry (not yet durable: call [`Wal::sync`]). Returns its sequence number.
+    /// Appends one entry (not yet durable: call [`Wal::sync`]). Returns its
+    /// sequence number. A failed append rolls the log back to its last sync,
+    /// so nothing half-written stays in front of later entries.
     pub fn append(&mut self, payload: &[u8]) -> Result<u64, WalError> {
+        if let Some(reason) = &self.broken {
+            return Err(WalError::Broken(reason.clone()));
+        }
         if payload.len() > self.options.max_entry_bytes {
             return Err(WalError::EntryTooLarge { size: payload.len(), limit: self.options.max_entry_bytes });
         }
@@ -217,8 +229,12 @@ impl Wal {
         header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
         header[4..8].copy_from_slice(&crc(seq, payload).to_le_bytes());
         header[8..].copy_from_slice(&seq.to_le_bytes());
-        let path = &self.file_path;
-        self.file.write_all(&header).and_then(|()| self.file.write_all(payload)).map_err(|e| WalError::io(path, e))?;
+        let written = self.file.write_all(&header).and_then(|()| self.file.write_all(payload));
+        if let Err(error) = written {
+            let error = WalError::io(&self.file_path, error);
+            self.roll_back(&error);
+            return Err(error);
+        }
         self.file_bytes += (HEADER_BYTES + payload.len()) as u64;
         self.bytes_written += (HEADER_BYTES + payload.len()) as u64;
         self.next_seq += 1;
@@ -226,14 +242,47 @@ impl Wal {
         Ok(seq)
     }
 
+    /// Bytes appended since the log was opened (headers included).
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+
     /// Makes every append so far durable (one fsync for all of them: the
-    /// group commit).
+    /// group commit). A failed sync rolls back every append since the last
+    /// one: after a failed fsync the kernel may have dropped those pages,
+    /// so they are not trusted, and their callers were not acknowledged.
     pub fn sync(&mut self) -> Result<(), WalError> {
+        if let Some(reason) = &self.broken {
+            return Err(WalError::Broken(reason.clone()));
+        }
         if self.unsynced {
-            self.file.sync_data().map_err(|e| WalError::io(&self.file_path, e))?;
+            if let Err(error) = self.file.sync_data() {
+                let error = WalError::io(&self.file_path, error);
+                self.roll_back(&error);
+                return Err(error);
+            }
             self.unsynced = false;
         }
+        self.synced_bytes = self.file_bytes;
+        self.synced_seq = self.next_seq;
         Ok(())
+    }
+
+    /// Cuts the current file back to its last synced length.
+    fn roll_back(&mut self, cause: &WalError) {
+        let cut = self.file.set_len(self.synced_bytes).and_then(|()| self.file.sync_data());
+        match cut {
+            Ok(()) => {
+                tracing::warn!(error = %cause, "write-ahead log append failed; rolled back to the last sync");
+                self.file_bytes = self.synced_bytes;
+                self.next_seq = self.synced_seq;
+                self.unsynced = false;
+            }
+            Err(error) => {
+                tracing::error!(%error, cause = %cause, "cannot roll back the write-ahead log; refusing appends");
+                self.broken = Some(format!("{cause}; then: {error}"));
+            }
+        }
     }
 
     /// Deletes the files whose every entry has a sequence number up to
@@ -259,11 +308,17 @@ impl Wal {
     fn rotate(&mut self) -> Result<(), WalError> {
         self.sync()?;
         let path = self.dir.join(file_name(self.next_seq));
-        self.file = create(&path)?;
-        sync_dir(&self.dir)?;
+        let file = create(&path)?;
+        if let Err(error) = sync_dir(&self.dir) {
+            // Not durably created: keep appending to the old file.
+            let _ = fs::remove_file(&path);
+            return Err(error);
+        }
+        self.file = file;
         self.files.push((self.next_seq, path.clone()));
         self.file_path = path;
         self.file_bytes = 0;
+        self.synced_bytes = 0;
         Ok(())
     }
 }

@@ -181,3 +181,31 @@ fn sealing_elsewhere_lets_appends_go_on_and_a_crash_mid_seal_loses_nothing() {
     let ids: HashSet<&String> = rows.iter().map(|(id, _)| id).collect();
     assert_eq!(ids.len(), events.len(), "each event once");
 }
+
+/// A group whose fsync failed was refused but may have reached the disk;
+/// its retry logs the same events again. Replaying such a log stores each
+/// event once.
+#[test]
+fn an_event_logged_twice_is_replayed_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events: Vec<Event> = sample_events().into_iter().take(20).collect();
+    {
+        let (mut store, _) = Store::open(dir.path(), options()).expect("open");
+        store.append(events.clone(), Vec::new()).expect("append");
+    }
+    // Log the same entry again, as a retry after a refused group would.
+    let wal_dir = dir.path().join("wal");
+    let (mut wal, recovery) = agentrail_store::Wal::open(&wal_dir, Default::default()).expect("wal");
+    let entry = recovery.entries.first().expect("one entry").payload.clone();
+    wal.append(&entry).expect("append again");
+    wal.sync().expect("sync");
+    drop(wal);
+
+    let (mut store, report) = Store::open(dir.path(), options()).expect("reopen");
+    assert_eq!(report.replayed_entries, 2);
+    assert_eq!(report.replayed_events, 20, "the second copy is dropped");
+    store.seal().expect("seal");
+    let ids: Vec<String> = stored_rows(dir.path(), &store).into_iter().map(|(id, _)| id).collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), unique.len()), (20, 20));
+}
