@@ -277,3 +277,59 @@ cp -a "$1/data" "$3"
     let lost: Vec<&String> = acknowledged.iter().filter(|id| !stored_set.contains(id.as_str())).take(5).collect();
     assert!(lost.is_empty(), "acknowledged events lost: {lost:?}");
 }
+
+/// The configuration example in the README is a configuration `serve`
+/// accepts (tokens, limits, Kafka with TLS/SASL options and a topic pattern);
+/// only the address and data directory are replaced for the test.
+#[test]
+fn the_readme_configuration_example_is_accepted() {
+    let readme = std::fs::read_to_string(crate::harness::workspace_root().join("README.md")).expect("README");
+    let example = readme
+        .split("## Configuration")
+        .nth(1)
+        .and_then(|section| section.split("```toml").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("a ```toml block under ## Configuration");
+    let scratch = TempDir::new("readme-config");
+    let config = scratch.path().join("agentrail.toml");
+    std::fs::write(&config, example).expect("config");
+    let data_dir = scratch.path().join("data").display().to_string();
+    let server = Server::start(&["--config", &config.display().to_string(), "--data-dir", &data_dir]);
+    let token = example
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("token = \"").and_then(|rest| rest.strip_suffix('"')))
+        .expect("the example has a token");
+    let answer = http(
+        server.addr,
+        "POST",
+        "/v1/events",
+        &[NDJSON, ("Authorization", &format!("Bearer {token}"))],
+        &ndjson(&["readme-1".to_owned()]),
+    )
+    .expect("answers");
+    // The example's token may send CloudTrail and Kubernetes records only.
+    assert_eq!(answer.status, 403, "{}", String::from_utf8_lossy(&answer.body));
+    assert!(server.stop().success());
+}
+
+/// Bodies that claim a compression they do not have are a clear 400.
+#[test]
+fn compressed_garbage_is_a_clear_client_error() {
+    let data = TempDir::new("garbage");
+    let data_dir = data.path().display().to_string();
+    let server = Server::start(&["--data-dir", &data_dir]);
+    for encoding in ["gzip", "zstd", "deflate"] {
+        let answer = http(
+            server.addr,
+            "POST",
+            "/v1/events",
+            &[NDJSON, ("Content-Encoding", encoding)],
+            b"this is not compressed at all",
+        )
+        .expect("answers");
+        assert_eq!(answer.status, 400, "{encoding}: {}", String::from_utf8_lossy(&answer.body));
+        let body = String::from_utf8_lossy(&answer.body).to_lowercase();
+        assert!(body.contains(encoding), "the answer names the encoding: {body}");
+    }
+    assert!(server.stop().success());
+}
