@@ -5,4 +5,5 @@ mod harness;
 mod ingest;
 mod kafka;
 mod normalize;
+mod query;
 mod serve;

@@ -37,8 +37,52 @@ pub enum Command {
     /// 200 only once it is in the write-ahead log and fsynced. Stops
     /// gracefully on SIGTERM or ctrl-c (stops accepting, seals, exits 0).
     Serve(ServeArgs),
+    /// Run read-only SQL over the stored events (`events`) and rejected
+    /// records (`quarantine`).
+    ///
+    /// Works on a data directory whether or not a server is writing to it;
+    /// it sees the sealed segments. `SELECT column_name, data_type FROM
+    /// information_schema.columns WHERE table_name = 'events'` lists the
+    /// columns. Writes (DDL, DML, SET) are refused. Exit status: 0 answered,
+    /// 2 refused or failed (the reason is on stderr).
+    Query(QueryArgs),
     /// List the source mappings: name, origin, detection rule, columns filled.
     Sources(MappingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The data directory.
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// How the answer is printed: an aligned table, a JSON array of row
+    /// objects, or CSV with a header.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: QueryFormat,
+
+    /// Stop the query after this many seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+
+    /// Refuse answers with more rows than this.
+    #[arg(long, default_value_t = 100_000, value_name = "ROWS")]
+    pub max_rows: usize,
+
+    /// Memory the query's operators may hold, in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub memory_mib: usize,
+
+    /// The SQL statement.
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod ingest;
 mod normalize;
+mod query;
 mod serve;
 mod sources;
 
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Normalize(args) => normalize::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Query(args) => query::run(args),
         Command::Sources(args) => sources::run(args),
     }
 }

@@ -1,0 +1,171 @@
+//! Read-only SQL over a data directory, within limits.
+//!
+//! Each query runs under three limits, each with its own error: a timeout
+//! (the query's stream is dropped, which cancels every operator), a memory
+//! pool (an operator that needs more fails instead of growing the process),
+//! and a row limit on the answer. DDL, DML and statements are refused
+//! before planning, so SQL cannot create tables over arbitrary files or
+//! change settings.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentrail_event::event_schema;
+use agentrail_store::{Manifest, ManifestError, quarantine_schema};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+
+use crate::table::SegmentTable;
+
+/// What one query may use.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub timeout: Duration,
+    /// Bytes the query's operators may hold at once.
+    pub memory_bytes: usize,
+    /// Rows an answer may have.
+    pub max_rows: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits { timeout: Duration::from_secs(30), memory_bytes: 1 << 30, max_rows: 100_000 }
+    }
+}
+
+/// Why a query has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("cannot read the store's manifest: {0}")]
+    Manifest(#[from] ManifestError),
+    #[error("cannot resolve the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("only queries are allowed (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE): {0}")]
+    NotReadOnly(String),
+    #[error("{0}")]
+    Sql(String),
+    #[error("the query ran longer than {0:?} and was stopped; narrow it (a time range, an id) or raise the timeout")]
+    Timeout(Duration),
+    #[error(
+        "the query needs more than its {limit} bytes of memory and was stopped; narrow it or raise the memory limit"
+    )]
+    Memory { limit: usize },
+    #[error("the answer has more than {0} rows; add a LIMIT or an aggregate, or raise the row limit")]
+    TooManyRows(usize),
+}
+
+impl QueryError {
+    fn from_datafusion(error: DataFusionError, limits: QueryLimits) -> QueryError {
+        match error.find_root() {
+            DataFusionError::ResourcesExhausted(_) => QueryError::Memory { limit: limits.memory_bytes },
+            DataFusionError::Plan(message) if is_read_only_refusal(message) => QueryError::NotReadOnly(message.clone()),
+            root => QueryError::Sql(root.to_string()),
+        }
+    }
+}
+
+fn is_read_only_refusal(message: &str) -> bool {
+    message.contains("not supported")
+        && (message.contains("DDL") || message.contains("DML") || message.contains("Statement"))
+}
+
+/// An answer: its schema and rows.
+#[derive(Debug)]
+pub struct Answer {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Answer {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// SQL over one data directory's `events` and `quarantine` tables, as of
+/// the manifest read at open.
+pub struct QueryEngine {
+    context: SessionContext,
+    limits: QueryLimits,
+    data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEngine").field("data_dir", &self.data_dir).field("limits", &self.limits).finish()
+    }
+}
+
+impl QueryEngine {
+    /// Opens `data_dir` for reading (a server may be writing to it: sealed
+    /// segments never change, and the manifest is replaced atomically).
+    pub fn open(data_dir: &Path, limits: QueryLimits) -> Result<Self, QueryError> {
+        let data_dir =
+            data_dir.canonicalize().map_err(|source| QueryError::DataDir { path: data_dir.to_owned(), source })?;
+        let manifest = Manifest::load(&data_dir)?;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(limits.memory_bytes, 1.0)
+            .build_arc()
+            .map_err(|e| QueryError::Sql(e.to_string()))?;
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        let context = SessionContext::new_with_config_rt(config, runtime);
+        let events = SegmentTable::new(event_schema(), &data_dir, manifest.segments, "time");
+        let quarantine = SegmentTable::new(quarantine_schema(), &data_dir, manifest.quarantine, "received_at");
+        for (name, table) in [("events", events), ("quarantine", quarantine)] {
+            context.register_table(name, Arc::new(table)).map_err(|e| QueryError::Sql(e.to_string()))?;
+        }
+        Ok(QueryEngine { context, limits, data_dir })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Runs one read-only statement, on its own task so that a timeout
+    /// answers on time even while an operator is busy: the task is aborted
+    /// and stops at its next yield (most operators yield between batches).
+    pub async fn query(&self, sql: &str) -> Result<Answer, QueryError> {
+        let limits = self.limits;
+        let context = self.context.clone();
+        let sql = sql.to_owned();
+        let mut task = tokio::spawn(async move { run(&context, &sql, limits).await });
+        match tokio::time::timeout(limits.timeout, &mut task).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(join)) => Err(QueryError::Sql(format!("the query failed unexpectedly: {join}"))),
+            Err(_) => {
+                task.abort();
+                Err(QueryError::Timeout(limits.timeout))
+            }
+        }
+    }
+}
+
+async fn run(context: &SessionContext, sql: &str, limits: QueryLimits) -> Result<Answer, QueryError> {
+    let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let frame = context.sql_with_options(sql, options).await.map_err(|e| QueryError::from_datafusion(e, limits))?;
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let mut stream = frame.execute_stream().await.map_err(|e| QueryError::from_datafusion(e, limits))?;
+    let mut batches = Vec::new();
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| QueryError::from_datafusion(e, limits))?;
+        rows += batch.num_rows();
+        if rows > limits.max_rows {
+            return Err(QueryError::TooManyRows(limits.max_rows));
+        }
+        batches.push(batch);
+    }
+    Ok(Answer { schema, batches })
+}

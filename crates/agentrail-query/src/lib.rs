@@ -1,0 +1,23 @@
+//! agentrail's query side: SQL over what the store sealed.
+//!
+//! ```text
+//!  manifest ─► SegmentTable `events` / `quarantine` (only listed segments)
+//!           ─► scan: time predicates drop whole segments (manifest min/max),
+//!              Parquet prunes row groups and pages (statistics, page index,
+//!              bloom filters on ids), footers cached per session
+//!  SQL ─► read-only check (no DDL, DML, statements) ─► plan ─► stream
+//!      ─► limits: timeout (cancels the plan), memory pool, row cap
+//! ```
+//!
+//! The engine reads a data directory whether or not a server is writing to
+//! it: sealed segments never change and the manifest is replaced
+//! atomically, so a query sees one consistent set of segments. Events still
+//! in the write-ahead log (not yet sealed) are not visible here yet.
+
+pub mod engine;
+pub mod format;
+pub mod table;
+
+pub use engine::{Answer, QueryEngine, QueryError, QueryLimits};
+pub use format::{OutputFormat, render};
+pub use table::{SegmentTable, TimeBounds};

@@ -1,0 +1,232 @@
+//! The `events` and `quarantine` tables: the segments a manifest lists, as
+//! one DataFusion table each.
+//!
+//! Only listed segments are read (a file in the directory that no manifest
+//! lists is not data). Time-range predicates prune whole segments with the
+//! manifest's min/max times before any file is opened; within a file,
+//! DataFusion's Parquet reader prunes row groups and pages with the same
+//! predicates (statistics, page index, bloom filters on the id columns) and
+//! caches footers in the session's metadata cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agentrail_store::SegmentMeta;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{Result as DfResult, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+
+/// A table over a list of Parquet segments sharing one schema.
+#[derive(Debug)]
+pub struct SegmentTable {
+    schema: SchemaRef,
+    /// The data directory the segments' relative paths start from (absolute).
+    root: PathBuf,
+    segments: Vec<SegmentMeta>,
+    /// The column the segments' min/max times describe.
+    time_column: &'static str,
+}
+
+impl SegmentTable {
+    pub fn new(schema: SchemaRef, root: &Path, segments: Vec<SegmentMeta>, time_column: &'static str) -> Self {
+        SegmentTable { schema, root: root.to_owned(), segments, time_column }
+    }
+
+    /// The segments whose time span meets `[lower, upper]` (microseconds).
+    fn segments_in(&self, bounds: TimeBounds) -> impl Iterator<Item = &SegmentMeta> {
+        self.segments.iter().filter(move |segment| {
+            bounds.lower.is_none_or(|lower| segment.max_time_us >= lower)
+                && bounds.upper.is_none_or(|upper| segment.min_time_us <= upper)
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for SegmentTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Every filter is applied again above the scan (`Inexact`): the scan
+    /// uses them only to skip segments, row groups and pages.
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let bounds = TimeBounds::from_filters(self.time_column, filters);
+        let files: Vec<PartitionedFile> = self
+            .segments_in(bounds)
+            .map(|segment| PartitionedFile::new(self.root.join(&segment.path).display().to_string(), segment.bytes))
+            .collect();
+        tracing::debug!(segments = files.len(), of = self.segments.len(), ?bounds, "segments to scan");
+        if files.is_empty() {
+            let schema = match projection {
+                Some(indices) => Arc::new(self.schema.project(indices)?),
+                None => Arc::clone(&self.schema),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let partitions = state.config().target_partitions().max(1);
+        let groups = spread(files, partitions);
+        let source = Arc::new(ParquetSource::new(Arc::clone(&self.schema)));
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        // ParquetFormat reads through the session's footer cache.
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        format.create_physical_plan(state, config).await
+    }
+}
+
+/// Deals files into `partitions` groups of about equal bytes.
+fn spread(mut files: Vec<PartitionedFile>, partitions: usize) -> Vec<FileGroup> {
+    files.sort_by_key(|file| std::cmp::Reverse(file.object_meta.size));
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> =
+        (0..partitions.min(files.len())).map(|_| (0, Vec::new())).collect();
+    for file in files {
+        if let Some(lightest) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) {
+            lightest.0 += file.object_meta.size;
+            lightest.1.push(file);
+        }
+    }
+    groups.into_iter().map(|(_, files)| FileGroup::new(files)).collect()
+}
+
+/// Inclusive bounds on the time column implied by a query's filters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeBounds {
+    pub lower: Option<i64>,
+    pub upper: Option<i64>,
+}
+
+impl TimeBounds {
+    /// The bounds every row must meet, from the conjunction of `filters`.
+    /// Filters it does not understand (OR, functions, other columns) bound
+    /// nothing: they are still applied to every row above the scan.
+    pub fn from_filters(column: &str, filters: &[Expr]) -> TimeBounds {
+        let mut bounds = TimeBounds::default();
+        for filter in filters {
+            bounds.narrow(column, filter);
+        }
+        bounds
+    }
+
+    fn narrow(&mut self, column: &str, expr: &Expr) {
+        match expr {
+            Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+                self.narrow(column, left);
+                self.narrow(column, right);
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                let (op, value) = match (is_column(left, column), is_column(right, column)) {
+                    (true, false) => (*op, micros(right)),
+                    (false, true) => match op.swap() {
+                        Some(swapped) => (swapped, micros(left)),
+                        None => return,
+                    },
+                    _ => return,
+                };
+                let Some(value) = value else { return };
+                match op {
+                    Operator::Eq => {
+                        self.raise_lower(value);
+                        self.lower_upper(value);
+                    }
+                    Operator::Gt | Operator::GtEq => self.raise_lower(value),
+                    Operator::Lt | Operator::LtEq => self.lower_upper(value),
+                    _ => {}
+                }
+            }
+            Expr::Between(Between { expr, negated: false, low, high }) if is_column(expr, column) => {
+                if let Some(low) = micros(low) {
+                    self.raise_lower(low);
+                }
+                if let Some(high) = micros(high) {
+                    self.lower_upper(high);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn raise_lower(&mut self, value: i64) {
+        self.lower = Some(self.lower.map_or(value, |lower| lower.max(value)));
+    }
+
+    fn lower_upper(&mut self, value: i64) {
+        self.upper = Some(self.upper.map_or(value, |upper| upper.min(value)));
+    }
+}
+
+fn is_column(expr: &Expr, name: &str) -> bool {
+    match expr {
+        Expr::Column(column) => column.name == name,
+        // The planner may leave a cast of the column to its own type.
+        Expr::Cast(cast) => is_column(&cast.expr, name),
+        _ => false,
+    }
+}
+
+/// A timestamp literal in microseconds (any unit, any zone: the value is UTC).
+fn micros(expr: &Expr) -> Option<i64> {
+    let Expr::Literal(value, _) = expr else { return None };
+    match value {
+        ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1_000_000),
+        ScalarValue::TimestampMillisecond(Some(v), _) => v.checked_mul(1_000),
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
+        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::logical_expr::{col, lit};
+
+    use super::*;
+
+    fn at(micros: i64) -> Expr {
+        lit(ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into())))
+    }
+
+    #[test]
+    fn comparisons_and_betweens_bound_the_time_column() {
+        let filters = [col("time").gt_eq(at(100)).and(col("time").lt(at(500))), at(300).gt(col("time"))];
+        assert_eq!(TimeBounds::from_filters("time", &filters), TimeBounds { lower: Some(100), upper: Some(300) });
+        let between = [col("time").between(at(10), at(20))];
+        assert_eq!(TimeBounds::from_filters("time", &between), TimeBounds { lower: Some(10), upper: Some(20) });
+    }
+
+    #[test]
+    fn what_is_not_understood_bounds_nothing() {
+        let filters = [
+            col("time").gt(at(100)).or(col("time").lt(at(5))),
+            col("ingest_time").gt(at(100)),
+            col("time").not_between(at(10), at(20)),
+            col("agent_id").eq(lit("deploy-bot")),
+        ];
+        assert_eq!(TimeBounds::from_filters("time", &filters), TimeBounds::default());
+    }
+}
