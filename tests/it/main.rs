@@ -6,4 +6,5 @@ mod ingest;
 mod kafka;
 mod normalize;
 mod query;
+mod replay;
 mod serve;

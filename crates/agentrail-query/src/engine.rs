@@ -7,6 +7,7 @@
 //! before planning, so SQL cannot create tables over arbitrary files or
 //! change settings.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +18,11 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 
+use crate::format::{OutputFormat, render};
 use crate::table::SegmentTable;
 
 /// What one query may use.
@@ -133,14 +136,45 @@ impl QueryEngine {
         &self.data_dir
     }
 
-    /// Runs one read-only statement, on its own task so that a timeout
-    /// answers on time even while an operator is busy: the task is aborted
-    /// and stops at its next yield (most operators yield between batches).
+    /// Runs one read-only statement, within the limits.
     pub async fn query(&self, sql: &str) -> Result<Answer, QueryError> {
-        let limits = self.limits;
-        let context = self.context.clone();
         let sql = sql.to_owned();
-        let mut task = tokio::spawn(async move { run(&context, &sql, limits).await });
+        self.limited(move |context, limits| async move {
+            let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+            let frame =
+                context.sql_with_options(&sql, options).await.map_err(|e| QueryError::from_datafusion(e, limits))?;
+            collect(frame, limits).await
+        })
+        .await
+    }
+
+    /// The events matching `filter`, as JSON objects (every column, nulls
+    /// included), within the limits.
+    pub async fn select(&self, filter: Expr) -> Result<Vec<serde_json::Value>, QueryError> {
+        let answer = self
+            .limited(move |context, limits| async move {
+                let frame = context
+                    .table("events")
+                    .await
+                    .and_then(|events| events.filter(filter))
+                    .map_err(|e| QueryError::from_datafusion(e, limits))?;
+                collect(frame, limits).await
+            })
+            .await?;
+        let bytes = render(&answer, OutputFormat::Json).map_err(|e| QueryError::Sql(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| QueryError::Sql(format!("cannot read back the rows: {e}")))
+    }
+
+    /// Runs `work` on its own task so that a timeout answers on time even
+    /// while an operator is busy: the task is aborted and stops at its next
+    /// yield (most operators yield between batches).
+    async fn limited<F, Fut>(&self, work: F) -> Result<Answer, QueryError>
+    where
+        F: FnOnce(SessionContext, QueryLimits) -> Fut,
+        Fut: Future<Output = Result<Answer, QueryError>> + Send + 'static,
+    {
+        let limits = self.limits;
+        let mut task = tokio::spawn(work(self.context.clone(), limits));
         match tokio::time::timeout(limits.timeout, &mut task).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(join)) => Err(QueryError::Sql(format!("the query failed unexpectedly: {join}"))),
@@ -152,9 +186,8 @@ impl QueryEngine {
     }
 }
 
-async fn run(context: &SessionContext, sql: &str, limits: QueryLimits) -> Result<Answer, QueryError> {
-    let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-    let frame = context.sql_with_options(sql, options).await.map_err(|e| QueryError::from_datafusion(e, limits))?;
+/// Streams a plan's answer, stopping at the row limit.
+async fn collect(frame: DataFrame, limits: QueryLimits) -> Result<Answer, QueryError> {
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let mut stream = frame.execute_stream().await.map_err(|e| QueryError::from_datafusion(e, limits))?;
     let mut batches = Vec::new();

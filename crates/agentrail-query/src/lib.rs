@@ -16,8 +16,10 @@
 
 pub mod engine;
 pub mod format;
+pub mod replay;
 pub mod table;
 
 pub use engine::{Answer, QueryEngine, QueryError, QueryLimits};
 pub use format::{OutputFormat, render};
+pub use replay::{Expansion, Link, Replay, replay};
 pub use table::{SegmentTable, TimeBounds};

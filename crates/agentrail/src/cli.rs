@@ -46,8 +46,46 @@ pub enum Command {
     /// columns. Writes (DDL, DML, SET) are refused. Exit status: 0 answered,
     /// 2 refused or failed (the reason is on stderr).
     Query(QueryArgs),
+    /// Replay an incident: every stored event of one correlation id in time
+    /// order, the delegation tree, the systems touched, each destructive
+    /// action with its approval or the lack of one, scopes and credentials.
+    ///
+    /// `--expand` adds the events linked to the incident without carrying
+    /// its id: the same trace id, the same credential inside its lifetime,
+    /// or the same agent on the same task, transitively, each saying which
+    /// link brought it in. Exit status: 0 events found, 1 none, 2 error.
+    Replay(ReplayArgs),
     /// List the source mappings: name, origin, detection rule, columns filled.
     Sources(MappingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The data directory.
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// Add the events linked through trace, credential or agent and task.
+    #[arg(long)]
+    pub expand: bool,
+
+    /// A timeline for a terminal, or the JSON document the API answers.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReplayFormat,
+
+    /// Stop each lookup after this many seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+
+    /// The incident's correlation id.
+    #[arg(value_name = "CORRELATION_ID")]
+    pub correlation_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReplayFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

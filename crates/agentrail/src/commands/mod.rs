@@ -3,6 +3,7 @@
 mod ingest;
 mod normalize;
 mod query;
+mod replay;
 mod serve;
 mod sources;
 
@@ -16,6 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Query(args) => query::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Sources(args) => sources::run(args),
     }
 }

@@ -1,0 +1,39 @@
+//! `agentrail replay`: one incident, in time order, with what an
+//! investigator asks of it.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use agentrail_query::{QueryEngine, QueryLimits, replay};
+use anyhow::Context;
+
+use crate::cli::{ReplayArgs, ReplayFormat};
+
+pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    if !args.data_dir.is_dir() {
+        anyhow::bail!("{} is not a data directory (see --data-dir)", args.data_dir.display());
+    }
+    let limits = QueryLimits { timeout: Duration::from_secs(args.timeout), ..QueryLimits::default() };
+    let engine = QueryEngine::open(&args.data_dir, limits)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let replayed = runtime.block_on(replay(&engine, &args.correlation_id, args.expand));
+    runtime.shutdown_background();
+    let replayed = replayed?;
+    let text = match args.format {
+        ReplayFormat::Text => replayed.to_text(),
+        ReplayFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&replayed.to_json()).context("cannot format the replay")?;
+            text.push('\n');
+            text
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).context("cannot write the replay")?;
+    if replayed.events.is_empty() {
+        eprintln!("agentrail replay: no stored event carries correlation id {}", args.correlation_id);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
