@@ -10,18 +10,14 @@
 #   bench-data/scripts/kafka.sh [EVENTS] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=common.sh
+source bench-data/scripts/common.sh
 
 events=${1:-200000}
 seed=${2:-42}
-dir="target/bench-data/${seed}-${events}"
 tansu=${AGENTRAIL_TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}
 
-echo "== machine"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
-cargo build --release --quiet -p agentrail -p agentrail-bench-data
-[ -s "$dir/mixed.ndjson" ] || ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --out "$dir"
-file="$dir/mixed.ndjson"
-python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
+bench_setup "$events" "$seed"
 
 work=$(mktemp -d)
 trap 'kill "$server" "$broker" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -9,25 +9,17 @@
 # target/bench-data/<seed>-<events>/ so reruns only measure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=common.sh
+source bench-data/scripts/common.sh
 
 events=${1:-200000}
 seed=${2:-42}
-dir="target/bench-data/${seed}-${events}"
 
-echo "== machine"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
-echo "rustc: $(rustc --version)"
-
-cargo build --release --quiet -p agentrail -p agentrail-bench-data
-if [ ! -s "$dir/mixed.ndjson" ]; then
-  ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --out "$dir"
-fi
-file="$dir/mixed.ndjson"
+bench_setup "$events" "$seed"
 lines=$(wc -l < "$file")
 bytes=$(stat -c %s "$file")
 echo "data: $file, $lines records, $((bytes / 1024 / 1024)) MiB"
 
-python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
 
 # Runs a command 3 times; reports the best wall time and the peak RSS.
 measure() {

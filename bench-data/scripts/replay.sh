@@ -8,17 +8,14 @@
 #   bench-data/scripts/replay.sh [EVENTS] [SEED] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=common.sh
+source bench-data/scripts/common.sh
 
 events=${1:-200000}
 seed=${2:-42}
 runs=${3:-7}
-dir="target/bench-data/${seed}-${events}"
 
-echo "== machine"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
-cargo build --release --quiet -p agentrail -p agentrail-bench-data
-[ -s "$dir/mixed.ndjson" ] || ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --out "$dir"
-python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
+bench_setup "$events" "$seed"
 store="target/bench-data/store-${seed}-${events}"
 [ -s "$store/manifest.json" ] || ./target/release/agentrail ingest --data-dir "$store" "$dir/mixed.ndjson"
 

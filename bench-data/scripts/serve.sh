@@ -7,16 +7,14 @@
 #   bench-data/scripts/serve.sh [EVENTS] [CONCURRENCY] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=common.sh
+source bench-data/scripts/common.sh
 
 events=${1:-200000}
 concurrency=${2:-8}
 seed=${3:-42}
-dir="target/bench-data/${seed}-${events}"
 
-echo "== machine"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
-cargo build --release --quiet -p agentrail -p agentrail-bench-data
-[ -s "$dir/mixed.ndjson" ] || ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --out "$dir"
+bench_setup "$events" "$seed"
 
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT

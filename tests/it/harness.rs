@@ -276,3 +276,14 @@ impl Drop for Broker {
         let _ = self.child.wait();
     }
 }
+
+/// A data directory holding the checked-in multi-source bench-data sample
+/// (`bench-data/samples/mixed.ndjson`, two days), stored by `agentrail ingest`.
+pub fn sample_store(name: &str) -> (TempDir, String) {
+    let data = TempDir::new(name);
+    let dir = data.path().join("data").display().to_string();
+    let sample = workspace_root().join("bench-data/samples/mixed.ndjson").display().to_string();
+    let output = run(&["ingest", "--data-dir", &dir, &sample], b"");
+    assert!(output.status.success(), "ingest: {}", stderr(&output));
+    (data, dir)
+}

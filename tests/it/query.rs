@@ -5,17 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{TempDir, duckdb, run, stderr, workspace_root};
-
-/// A data directory holding the checked-in multi-source sample (two days).
-fn sample_store(name: &str) -> (TempDir, String) {
-    let data = TempDir::new(name);
-    let dir = data.path().join("data").display().to_string();
-    let sample = workspace_root().join("bench-data/samples/mixed.ndjson").display().to_string();
-    let output = run(&["ingest", "--data-dir", &dir, &sample], b"");
-    assert!(output.status.success(), "ingest: {}", stderr(&output));
-    (data, dir)
-}
+use crate::harness::{duckdb, run, sample_store, stderr};
 
 fn query(dir: &str, format: &str, sql: &str) -> std::process::Output {
     run(&["query", "--data-dir", dir, "--format", format, sql], b"")

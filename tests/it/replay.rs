@@ -7,16 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::harness::{TempDir, run, stderr, workspace_root};
-
-fn sample_store(name: &str) -> (TempDir, String) {
-    let data = TempDir::new(name);
-    let dir = data.path().join("data").display().to_string();
-    let sample = workspace_root().join("bench-data/samples/mixed.ndjson").display().to_string();
-    let output = run(&["ingest", "--data-dir", &dir, &sample], b"");
-    assert!(output.status.success(), "ingest: {}", stderr(&output));
-    (data, dir)
-}
+use crate::harness::{run, sample_store, stderr, workspace_root};
 
 fn ground_truth() -> Value {
     let path = workspace_root().join("bench-data/samples/ground_truth.json");
