@@ -18,6 +18,15 @@ fn strings(value: &Value) -> BTreeSet<String> {
     value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
 }
 
+/// `[{"event_id", "link"}, …]` as a map from event id to link.
+fn links(list: &Value) -> BTreeMap<String, String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| Some((x["event_id"].as_str()?.to_owned(), x["link"].as_str()?.to_owned())))
+        .collect()
+}
+
 fn replay_json(dir: &str, correlation_id: &str, expand: bool) -> Value {
     let mut args = vec!["replay", "--data-dir", dir, "--format", "json"];
     if expand {
@@ -53,18 +62,8 @@ fn replay_and_expansion_equal_the_ground_truth() {
         assert!(humans.contains(incident["on_behalf_of"].as_str().unwrap_or("?")), "{id}: {humans:?}");
 
         let expanded = replay_json(&dir, id, true);
-        let expected_links: BTreeMap<String, String> = incident["expanded_event_ids"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| Some((x["event_id"].as_str()?.to_owned(), x["link"].as_str()?.to_owned())))
-            .collect();
-        let got_links: BTreeMap<String, String> = expanded["expanded"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| Some((x["event_id"].as_str()?.to_owned(), x["link"].as_str()?.to_owned())))
-            .collect();
+        let expected_links = links(&incident["expanded_event_ids"]);
+        let got_links = links(&expanded["expanded"]);
         let expected_ids: BTreeSet<&String> = expected_links.keys().collect();
         let got_ids: BTreeSet<&String> = got_links.keys().collect();
         assert_eq!(got_ids, expected_ids, "{id}: expanded events (recall and precision)");

@@ -178,7 +178,7 @@ pub async fn replay(engine: &QueryEngine, correlation_id: &str, expand: bool) ->
             events.extend(added);
         }
     }
-    events.sort_by_key(|e| (micros(e, "time"), event_id(e)));
+    events.sort_by_cached_key(|e| (micros(e, "time"), event_id(e)));
     Ok(Replay { correlation_id: correlation_id.to_owned(), events, expanded, truncated })
 }
 
@@ -323,7 +323,10 @@ impl Replay {
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let summary = self.to_json();
+        let delegation = self.delegation_tree();
+        let systems = self.systems();
+        let destructive = self.destructive_actions();
+        let credentials = self.credentials();
         let _ = writeln!(out, "incident {}", self.correlation_id);
         if self.events.is_empty() {
             let _ = writeln!(out, "  no events carry this correlation id");
@@ -333,8 +336,8 @@ impl Replay {
             out,
             "  {} events, {} → {}{}",
             self.events.len(),
-            summary["first_seen"].as_str().unwrap_or("?"),
-            summary["last_seen"].as_str().unwrap_or("?"),
+            self.events.first().and_then(|e| text(e, "time")).unwrap_or("?"),
+            self.events.last().and_then(|e| text(e, "time")).unwrap_or("?"),
             if self.expanded.is_empty() {
                 String::new()
             } else {
@@ -348,16 +351,16 @@ impl Replay {
                 tree(out, &node["children"], depth + 1);
             }
         }
-        tree(&mut out, &summary["delegation"], 0);
+        tree(&mut out, &delegation, 0);
         let _ = writeln!(out, "\nsystems");
-        for system in summary["systems"].as_array().into_iter().flatten() {
+        for system in systems.as_array().into_iter().flatten() {
             let _ = writeln!(out, "  {:<16} {} events", system["source"].as_str().unwrap_or("?"), system["events"]);
         }
-        let destructive = summary["destructive_actions"].as_array().cloned().unwrap_or_default();
+        let destructive = destructive.as_array().cloned().unwrap_or_default();
         let unapproved = destructive.iter().filter(|d| d["approved"] == json!(false)).count();
         let _ = writeln!(out, "\ndestructive actions: {} ({} without approval)", destructive.len(), unapproved);
         let _ = writeln!(out, "\ncredentials");
-        for credential in summary["credentials"].as_array().into_iter().flatten() {
+        for credential in credentials.as_array().into_iter().flatten() {
             let lifetime = credential["lifetime_seconds"]
                 .as_i64()
                 .map_or("unknown lifetime".to_owned(), |s| format!("lives {s} s"));
