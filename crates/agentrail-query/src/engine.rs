@@ -100,6 +100,19 @@ pub struct QueryEngine {
     context: SessionContext,
     limits: QueryLimits,
     data_dir: PathBuf,
+    /// Queries run here, apart from the caller's runtime: an operator that
+    /// never yields can hold every worker of this one, while the caller's
+    /// timer still fires and the timeout answers on time.
+    executor: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for QueryEngine {
+    fn drop(&mut self) {
+        // A query stopped by its timeout may still hold a worker: do not wait for it.
+        if let Some(executor) = self.executor.take() {
+            executor.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -129,7 +142,12 @@ impl QueryEngine {
         for (name, table) in [("events", events), ("quarantine", quarantine)] {
             context.register_table(name, Arc::new(table)).map_err(|e| QueryError::Sql(e.to_string()))?;
         }
-        Ok(QueryEngine { context, limits, data_dir })
+        let executor = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("agentrail-query")
+            .enable_all()
+            .build()
+            .map_err(|e| QueryError::Sql(format!("cannot start the query threads: {e}")))?;
+        Ok(QueryEngine { context, limits, data_dir, executor: Some(executor) })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -165,16 +183,19 @@ impl QueryEngine {
         serde_json::from_slice(&bytes).map_err(|e| QueryError::Sql(format!("cannot read back the rows: {e}")))
     }
 
-    /// Runs `work` on its own task so that a timeout answers on time even
-    /// while an operator is busy: the task is aborted and stops at its next
-    /// yield (most operators yield between batches).
+    /// Runs `work` on the engine's own threads so that a timeout answers on
+    /// time even while an operator is busy: the task is aborted and stops at
+    /// its next yield (most operators yield between batches).
     async fn limited<F, Fut>(&self, work: F) -> Result<Answer, QueryError>
     where
         F: FnOnce(SessionContext, QueryLimits) -> Fut,
         Fut: Future<Output = Result<Answer, QueryError>> + Send + 'static,
     {
         let limits = self.limits;
-        let mut task = tokio::spawn(work(self.context.clone(), limits));
+        let Some(executor) = &self.executor else {
+            return Err(QueryError::Sql("the query engine is shut down".into()));
+        };
+        let mut task = executor.spawn(work(self.context.clone(), limits));
         match tokio::time::timeout(limits.timeout, &mut task).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(join)) => Err(QueryError::Sql(format!("the query failed unexpectedly: {join}"))),

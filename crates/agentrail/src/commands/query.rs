@@ -20,11 +20,8 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     };
     let engine = QueryEngine::open(&args.data_dir, limits)?;
     let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
     let answer = runtime.block_on(engine.query(&args.sql));
-    // A query stopped by its timeout may still occupy a worker thread until
-    // its operator yields: do not wait for it.
-    runtime.shutdown_background();
     let answer = answer?;
     let format = match args.format {
         QueryFormat::Table => OutputFormat::Table,

@@ -17,9 +17,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let limits = QueryLimits { timeout: Duration::from_secs(args.timeout), ..QueryLimits::default() };
     let engine = QueryEngine::open(&args.data_dir, limits)?;
     let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
     let replayed = runtime.block_on(replay(&engine, &args.correlation_id, args.expand));
-    runtime.shutdown_background();
     let replayed = replayed?;
     let text = match args.format {
         ReplayFormat::Text => replayed.to_text(),
