@@ -118,3 +118,38 @@ fn writes_are_refused_and_limits_stop_runaway_queries_with_reasons() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("is not a data directory"), "{}", stderr(&output));
 }
+
+#[test]
+fn ids_and_search_go_through_the_index_and_agree_with_duckdb() {
+    let (_data, dir) = sample_store("query-index");
+    let incident = duckdb(&format!(
+        "SELECT min(correlation_id) FROM read_parquet('{dir}/segments/**/*.parquet') WHERE correlation_id IS NOT NULL"
+    ));
+    let incident = incident[0][0].as_str().expect("an incident id").to_owned();
+    let sql = format!("SELECT event_id FROM events WHERE correlation_id = '{incident}' ORDER BY event_id");
+    let ours: Vec<Value> = json_rows(&query(&dir, "json", &sql)).iter().map(|r| r["event_id"].clone()).collect();
+    let theirs = duckdb(&format!(
+        "SELECT event_id FROM read_parquet('{dir}/segments/**/*.parquet') WHERE correlation_id = '{incident}' ORDER BY event_id"
+    ));
+    let theirs: Vec<Value> = theirs.as_array().expect("rows").iter().map(|r| r[0].clone()).collect();
+    assert!(!ours.is_empty());
+    assert_eq!(ours, theirs);
+
+    let plan = query(&dir, "csv", &format!("EXPLAIN {sql}"));
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(plan.contains("IndexLookupExec: correlation_id = "), "{plan}");
+
+    // search(): words in text fields, ids by field, combined with SQL.
+    let denied = json_rows(&query(
+        &dir,
+        "json",
+        "SELECT count(*) AS n FROM events WHERE search('outcome:denied') AND source <> 'nothing'",
+    ));
+    let expected =
+        duckdb(&format!("SELECT count(*) FROM read_parquet('{dir}/segments/**/*.parquet') WHERE outcome = 'denied'"));
+    assert_eq!(denied[0]["n"], expected[0][0]);
+
+    let output = query(&dir, "table", "SELECT event_id FROM events WHERE search('message:(unclosed')");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("message:(unclosed"), "{}", stderr(&output));
+}

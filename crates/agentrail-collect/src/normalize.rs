@@ -98,6 +98,22 @@ impl Normalizer {
         self.normalize_with(input, self.limits.decode, choice, emit);
     }
 
+    /// Normalizes all of `input` into events, or returns the first record's
+    /// rejection: for inputs that are expected to be clean (samples, fixtures).
+    // The event is the larger variant; boxing the rejection would save nothing.
+    #[allow(clippy::result_large_err)]
+    pub fn normalize_all(&self, input: &[u8], choice: &SourceChoice) -> Result<Vec<Event>, Rejection> {
+        let mut events = Vec::new();
+        let mut first_rejection = None;
+        self.normalize(input, choice, &mut |result| match result {
+            Ok(event) => events.push(event),
+            Err(rejection) => {
+                first_rejection.get_or_insert(rejection);
+            }
+        });
+        first_rejection.map_or(Ok(events), Err)
+    }
+
     /// [`Normalizer::normalize`] with other decode limits, for callers that
     /// feed a long stream in chunks.
     pub fn normalize_with(

@@ -300,8 +300,7 @@ mod tests {
         };
         let json = logs_request_to_json(&request.encode_to_vec()).expect("decodes");
         let normalizer = builtin_normalizer().expect("built-ins load");
-        let mut events = Vec::new();
-        normalizer.normalize(&json, &SourceChoice::Named("otel".into()), &mut |r| events.push(r.expect("normalizes")));
+        let events = normalizer.normalize_all(&json, &SourceChoice::Named("otel".into())).expect("normalizes");
         let event = &events[0];
         assert_eq!(event.time.to_string(), "2025-11-20T10:00:00.123456Z");
         assert_eq!(event.agent_id.as_deref(), Some("deployer-7"));

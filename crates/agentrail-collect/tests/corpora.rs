@@ -80,8 +80,7 @@ fn samples_of_other_systems_are_not_mistaken_for_ours() {
 fn otlp_examples_become_otel_events() {
     let normalizer = builtin_normalizer().expect("built-ins load");
     let input = fs::read(corpora().join("otlp/opentelemetry-proto_examples_logs.json")).expect("logs.json");
-    let mut events = Vec::new();
-    normalizer.normalize(&input, &SourceChoice::Auto, &mut |result| events.push(result.expect("normalizes")));
+    let events = normalizer.normalize_all(&input, &SourceChoice::Auto).expect("normalizes");
     assert_eq!(events.len(), 1);
     let event = &events[0];
     assert_eq!(event.source, "otel");
@@ -99,8 +98,7 @@ fn panther_record(file: &str, n: usize) -> agentrail_event::Event {
     let text = fs::read_to_string(corpora().join("panther/extracted").join(file)).expect("sample file");
     let line = text.lines().nth(n - 1).expect("line exists");
     let normalizer = builtin_normalizer().expect("built-ins load");
-    let mut events = Vec::new();
-    normalizer.normalize(line.as_bytes(), &SourceChoice::Auto, &mut |r| events.push(r.expect("normalizes")));
+    let mut events = normalizer.normalize_all(line.as_bytes(), &SourceChoice::Auto).expect("normalizes");
     events.remove(0)
 }
 

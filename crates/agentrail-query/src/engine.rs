@@ -23,6 +23,7 @@ use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 
 use crate::format::{OutputFormat, render};
+use crate::lookup::{PartCache, search_udf};
 use crate::table::SegmentTable;
 
 /// What one query may use.
@@ -137,7 +138,9 @@ impl QueryEngine {
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true);
         let context = SessionContext::new_with_config_rt(config, runtime);
-        let events = SegmentTable::new(event_schema(), &data_dir, manifest.segments, "time");
+        context.register_udf(search_udf());
+        let parts = Arc::new(PartCache::new(&data_dir));
+        let events = SegmentTable::new(event_schema(), &data_dir, manifest.segments, "time").with_index(parts);
         let quarantine = SegmentTable::new(quarantine_schema(), &data_dir, manifest.quarantine, "received_at");
         for (name, table) in [("events", events), ("quarantine", quarantine)] {
             context.register_table(name, Arc::new(table)).map_err(|e| QueryError::Sql(e.to_string()))?;

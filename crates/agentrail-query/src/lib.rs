@@ -3,8 +3,11 @@
 //! ```text
 //!  manifest ─► SegmentTable `events` / `quarantine` (only listed segments)
 //!           ─► scan: time predicates drop whole segments (manifest min/max),
-//!              Parquet prunes row groups and pages (statistics, page index,
-//!              bloom filters on ids), footers cached per session
+//!              id equality / IN and search('…') go to each segment's index
+//!              part: no match skips the file, few matches read only those
+//!              rows (Parquet row selection); Parquet prunes row groups and
+//!              pages (statistics, page index, bloom filters on ids);
+//!              footers and open parts cached per engine
 //!  SQL ─► read-only check (no DDL, DML, statements) ─► plan ─► stream
 //!      ─► limits: timeout (cancels the plan), memory pool, row cap
 //! ```
@@ -16,6 +19,7 @@
 
 pub mod engine;
 pub mod format;
+pub mod lookup;
 pub mod replay;
 pub mod table;
 

@@ -6,7 +6,8 @@
 //! manifest's min/max times before any file is opened; within a file,
 //! DataFusion's Parquet reader prunes row groups and pages with the same
 //! predicates (statistics, page index, bloom filters on the id columns) and
-//! caches footers in the session's metadata cache.
+//! caches footers in the session's metadata cache. On `events`, id
+//! conditions and `search()` go to the index first ([`crate::lookup`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,16 +15,19 @@ use std::sync::Arc;
 use agentrail_store::SegmentMeta;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Result as DfResult, ScalarValue};
+use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+
+use crate::lookup::{IndexLookupExec, PartCache, SegmentRead, index_query, plan_reads, row_selection, search_argument};
 
 /// A table over a list of Parquet segments sharing one schema.
 #[derive(Debug)]
@@ -34,11 +38,19 @@ pub struct SegmentTable {
     segments: Vec<SegmentMeta>,
     /// The column the segments' min/max times describe.
     time_column: &'static str,
+    /// The segments' index parts, for a table that has them (`events`).
+    index: Option<Arc<PartCache>>,
 }
 
 impl SegmentTable {
     pub fn new(schema: SchemaRef, root: &Path, segments: Vec<SegmentMeta>, time_column: &'static str) -> Self {
-        SegmentTable { schema, root: root.to_owned(), segments, time_column }
+        SegmentTable { schema, root: root.to_owned(), segments, time_column, index: None }
+    }
+
+    /// Looks conditions up in the segments' index parts (see [`crate::lookup`]).
+    pub fn with_index(mut self, parts: Arc<PartCache>) -> Self {
+        self.index = Some(parts);
+        self
     }
 
     /// The segments whose time span meets `[lower, upper]` (microseconds).
@@ -61,9 +73,16 @@ impl TableProvider for SegmentTable {
     }
 
     /// Every filter is applied again above the scan (`Inexact`): the scan
-    /// uses them only to skip segments, row groups and pages.
+    /// uses them only to skip segments, row groups, pages and rows. Except
+    /// `search()`, which only the index answers (`Exact`).
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+        Ok(filters
+            .iter()
+            .map(|filter| match search_argument(filter) {
+                Some(_) if self.index.is_some() => TableProviderFilterPushDown::Exact,
+                _ => TableProviderFilterPushDown::Inexact,
+            })
+            .collect())
     }
 
     async fn scan(
@@ -74,29 +93,54 @@ impl TableProvider for SegmentTable {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let bounds = TimeBounds::from_filters(self.time_column, filters);
-        let files: Vec<PartitionedFile> = self
-            .segments_in(bounds)
-            .map(|segment| PartitionedFile::new(self.root.join(&segment.path).display().to_string(), segment.bytes))
-            .collect();
-        tracing::debug!(segments = files.len(), of = self.segments.len(), ?bounds, "segments to scan");
-        if files.is_empty() {
+        let candidates: Vec<&SegmentMeta> = self.segments_in(bounds).collect();
+        let file = |segment: &SegmentMeta| {
+            PartitionedFile::new(self.root.join(&segment.path).display().to_string(), segment.bytes)
+        };
+        let query = index_query(filters);
+        let (files, lookup) = match &self.index {
+            Some(parts) if !query.is_empty() => {
+                let (reads, summary) =
+                    plan_reads(parts, &query, &candidates).map_err(|e| DataFusionError::Plan(e.to_string()))?;
+                let files = candidates
+                    .iter()
+                    .zip(reads)
+                    .filter_map(|(segment, read)| match read {
+                        SegmentRead::Skip => None,
+                        SegmentRead::Whole => Some(file(segment)),
+                        SegmentRead::Rows(rows) => Some(
+                            file(segment).with_extension(ParquetRowSelection::new(row_selection(&rows, segment.rows))),
+                        ),
+                    })
+                    .collect();
+                (files, Some(summary))
+            }
+            _ => (candidates.iter().map(|segment| file(segment)).collect::<Vec<_>>(), None),
+        };
+        tracing::debug!(segments = files.len(), of = self.segments.len(), ?bounds, ?lookup, "segments to scan");
+        let scan: Arc<dyn ExecutionPlan> = if files.is_empty() {
             let schema = match projection {
                 Some(indices) => Arc::new(self.schema.project(indices)?),
                 None => Arc::clone(&self.schema),
             };
-            return Ok(Arc::new(EmptyExec::new(schema)));
-        }
-        let partitions = state.config().target_partitions().max(1);
-        let groups = spread(files, partitions);
-        let source = Arc::new(ParquetSource::new(Arc::clone(&self.schema)));
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
-            .with_file_groups(groups)
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
-        // ParquetFormat reads through the session's footer cache.
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        format.create_physical_plan(state, config).await
+            Arc::new(EmptyExec::new(schema))
+        } else {
+            let partitions = state.config().target_partitions().max(1);
+            let groups = spread(files, partitions);
+            let source = Arc::new(ParquetSource::new(Arc::clone(&self.schema)));
+            let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+                .with_file_groups(groups)
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+            // ParquetFormat reads through the session's footer cache.
+            let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+            format.create_physical_plan(state, config).await?
+        };
+        Ok(match lookup {
+            Some(summary) => Arc::new(IndexLookupExec::new(scan, summary)),
+            None => scan,
+        })
     }
 }
 

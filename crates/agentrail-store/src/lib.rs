@@ -2,18 +2,20 @@
 //!
 //! The write path promises one thing above all: an acknowledged event is
 //! never lost. [`wal`] makes a batch durable (appended and fsynced) before it
-//! is acknowledged; [`segment`]s (Parquet) and the [`manifest`] that lists
+//! is acknowledged; [`segment`]s (Parquet) with their [`index`] parts (Tantivy) and the [`manifest`] that lists
 //! them come after, and the log is only trimmed once its entries are sealed.
 //! [`store::Store`] ties them together, with deduplication by event id;
 //! rejected records go to [`quarantine`]. This crate knows nothing of HTTP or Kafka: callers
 //! acknowledge, or commit offsets, after [`wal::Wal::sync`] returns.
 
+pub mod index;
 pub mod manifest;
 pub mod quarantine;
 pub mod segment;
 pub mod store;
 pub mod wal;
 
+pub use index::{CompiledQuery, IndexError, IndexPart, IndexQuery, PartProblem};
 pub use manifest::{Manifest, ManifestError};
 pub use quarantine::{Quarantined, quarantine_schema};
 pub use segment::{SegmentError, SegmentMeta};

@@ -24,6 +24,8 @@ use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::index::{IndexError, write_part};
+
 /// The columns with bloom filters: what replay and expansion look up by value.
 pub const BLOOM_COLUMNS: &[&str] = &[
     columns::EVENT_ID,
@@ -55,6 +57,8 @@ pub enum SegmentError {
     },
     #[error("building the Arrow batch: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
 }
 
 /// What the manifest records of a sealed segment.
@@ -93,8 +97,8 @@ fn writer_properties() -> WriterProperties {
     builder.build()
 }
 
-/// Writes `events` as one segment per day under `data_dir/segments/`,
-/// naming each file after `name` (unique per seal). Within a segment, the
+/// Writes `events` as one segment per day under `data_dir/segments/`, each
+/// with its index part, naming each file after `name` (unique per seal). Within a segment, the
 /// events of one correlation id sit together in time order, then the events
 /// without one. Returns their metadata.
 pub fn write_segments(data_dir: &Path, name: &str, events: &[Event]) -> Result<Vec<SegmentMeta>, SegmentError> {
@@ -124,6 +128,7 @@ fn write_one(data_dir: &Path, day: &str, name: &str, events: &[&Event]) -> Resul
     let batch = builder.finish()?;
     let relative = format!("segments/dt={day}/{name}.parquet");
     let (bytes, sha256) = write_parquet_file(data_dir, &relative, &batch, writer_properties())?;
+    write_part(data_dir, &relative, &batch)?;
     Ok(SegmentMeta {
         path: relative,
         day: day.to_owned(),

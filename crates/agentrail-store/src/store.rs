@@ -19,6 +19,7 @@ use agentrail_event::{Event, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::index::{IndexError, IndexPart, PartProblem, part_path, rebuild_part};
 use crate::manifest::{Manifest, ManifestError};
 use crate::quarantine::{Quarantined, write_quarantine};
 use crate::segment::{SegmentError, SegmentMeta, for_each_event_id, write_segments};
@@ -53,7 +54,9 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Wal(WalError::EntryTooLarge { .. }) => false,
-            StoreError::Wal(_) | StoreError::Segment(SegmentError::Io { .. }) | StoreError::Io { .. } => true,
+            StoreError::Wal(_)
+            | StoreError::Segment(SegmentError::Io { .. } | SegmentError::Index(IndexError::Io { .. }))
+            | StoreError::Io { .. } => true,
             _ => false,
         }
     }
@@ -101,6 +104,9 @@ pub struct OpenReport {
     pub torn_tail_bytes: u64,
     pub wal_damage: Vec<Damage>,
     pub removed_unlisted_files: Vec<PathBuf>,
+    /// Segments whose index part was missing, unreadable or disagreeing
+    /// with the segment, and was rebuilt from the segment.
+    pub rebuilt_index_parts: usize,
 }
 
 /// A data directory open for writing.
@@ -132,6 +138,7 @@ impl Store {
         let manifest = Manifest::load(dir)?;
         let mut report =
             OpenReport { removed_unlisted_files: remove_unlisted_files(dir, &manifest)?, ..OpenReport::default() };
+        report.rebuilt_index_parts = repair_index_parts(dir, &manifest)?;
         let mut seen = HashSet::new();
         for segment in &manifest.segments {
             for_each_event_id(&dir.join(&segment.path), |id| {
@@ -370,24 +377,50 @@ impl SealJob {
     }
 }
 
-/// Segment files not in the manifest were written by a seal that crashed
-/// before its manifest: their rows are still in the log, so they go.
+/// Segment files and index parts not in the manifest were written by a seal
+/// that crashed before its manifest: their rows are still in the log, so
+/// they go.
 fn remove_unlisted_files(dir: &Path, manifest: &Manifest) -> Result<Vec<PathBuf>, StoreError> {
-    let listed: HashSet<&str> = manifest.segments.iter().chain(&manifest.quarantine).map(|s| s.path.as_str()).collect();
+    let mut listed: HashSet<String> =
+        manifest.segments.iter().chain(&manifest.quarantine).map(|s| s.path.clone()).collect();
+    listed.extend(manifest.segments.iter().map(|s| part_path(&s.path)));
     let mut removed = Vec::new();
-    for top in ["segments", "quarantine"] {
+    for top in ["segments", "quarantine", "index"] {
         let Ok(days) = fs::read_dir(dir.join(top)) else { continue };
         for day in days.flatten() {
-            let Ok(files) = fs::read_dir(day.path()) else { continue };
-            for file in files.flatten() {
-                let path = file.path();
+            let Ok(entries) = fs::read_dir(day.path()) else { continue };
+            for entry in entries.flatten() {
+                let path = entry.path();
                 let relative = path.strip_prefix(dir).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-                if !listed.contains(relative.as_str()) {
-                    fs::remove_file(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
-                    removed.push(path);
+                if listed.contains(&relative) {
+                    continue;
                 }
+                let removal = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+                removal.map_err(|source| StoreError::Io { path: path.clone(), source })?;
+                removed.push(path);
             }
         }
     }
     Ok(removed)
+}
+
+/// A listed segment whose index part is missing (deleted, or written by a
+/// version without an index), unreadable or disagreeing with its rows gets
+/// it back from its own rows.
+fn repair_index_parts(dir: &Path, manifest: &Manifest) -> Result<usize, StoreError> {
+    let broken: Vec<(&SegmentMeta, PartProblem)> = manifest
+        .segments
+        .iter()
+        .filter_map(|segment| IndexPart::open_checked(dir, segment).err().map(|problem| (segment, problem)))
+        .collect();
+    for (done, (segment, problem)) in broken.iter().enumerate() {
+        tracing::info!(
+            segment = %segment.path,
+            %problem,
+            progress = %format!("{}/{}", done + 1, broken.len()),
+            "rebuilding an index part"
+        );
+        rebuild_part(dir, segment).map_err(SegmentError::from)?;
+    }
+    Ok(broken.len())
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use agentrail_collect::{SourceChoice, builtin_normalizer};
 use agentrail_event::{Event, Timestamp};
-use agentrail_store::{Quarantined, SegmentMeta, Store, StoreOptions};
+use agentrail_store::{IndexPart, Quarantined, SegmentMeta, Store, StoreOptions};
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -16,10 +16,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 fn sample_events() -> Vec<Event> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-data/samples/mixed.ndjson");
     let input = std::fs::read(path).expect("bench-data sample");
-    let normalizer = builtin_normalizer().expect("built-ins load");
-    let mut events = Vec::new();
-    normalizer.normalize(&input, &SourceChoice::Auto, &mut |r| events.push(r.expect("sample normalizes")));
-    events
+    builtin_normalizer().expect("built-ins load").normalize_all(&input, &SourceChoice::Auto).expect("sample normalizes")
 }
 
 fn options() -> StoreOptions {
@@ -180,6 +177,37 @@ fn sealing_elsewhere_lets_appends_go_on_and_a_crash_mid_seal_loses_nothing() {
     assert_eq!(rows.len(), events.len());
     let ids: HashSet<&String> = rows.iter().map(|(id, _)| id).collect();
     assert_eq!(ids.len(), events.len(), "each event once");
+}
+
+/// A seal that wrote its segment and index part but crashed before the
+/// manifest: both go on reopen, the rows come back from the log, and every
+/// listed segment ends with a part that agrees with it.
+#[test]
+fn a_crash_after_segment_and_index_before_manifest_leaves_them_agreeing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = sample_events();
+    let manual = StoreOptions { auto_seal: false, ..options() };
+    let unlisted = {
+        let (mut store, _) = Store::open(dir.path(), manual).expect("opens");
+        store.append(events.clone(), Vec::new()).expect("durable");
+        let job = store.begin_seal().expect("rows to seal");
+        let sealed = job.run().expect("written");
+        // Crash: finish_seal never runs.
+        let unlisted: Vec<PathBuf> = sealed.segments.iter().map(|s| dir.path().join(&s.path)).collect();
+        assert!(unlisted.iter().all(|p| p.is_file()));
+        unlisted
+    };
+    let (mut store, report) = Store::open(dir.path(), manual).expect("reopens");
+    for segment in &unlisted {
+        assert!(report.removed_unlisted_files.contains(segment), "{:?}", report.removed_unlisted_files);
+    }
+    assert!(report.removed_unlisted_files.iter().any(|p| p.starts_with(dir.path().join("index"))), "{report:?}");
+    assert_eq!(report.replayed_events, events.len());
+    store.seal().expect("seals");
+    assert_eq!(stored_rows(dir.path(), &store).len(), events.len());
+    for segment in &store.manifest().segments {
+        IndexPart::open_checked(dir.path(), segment).expect("the part agrees with its segment");
+    }
 }
 
 /// A group whose fsync failed was refused but may have reached the disk;
