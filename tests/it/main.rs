@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `agentrail` binary, driven as a user drives it.
 
+mod api;
 mod compat;
 mod harness;
 mod ingest;

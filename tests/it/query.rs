@@ -153,3 +153,103 @@ fn ids_and_search_go_through_the_index_and_agree_with_duckdb() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("message:(unclosed"), "{}", stderr(&output));
 }
+
+#[test]
+fn named_queries_run_by_name_with_bound_parameters_and_a_directory_adds_its_own() {
+    let (data, dir) = sample_store("query-named");
+    let listed = run(&["queries"], b"");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    for name in ["replay_timeline", "agent_activity", "delegated_activity", "credential_usage"] {
+        assert!(listed.contains(name), "{name} listed: {listed}");
+    }
+    let credential = json_rows(&query(
+        &dir,
+        "json",
+        "SELECT credential_id FROM events WHERE credential_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+    ))[0]["credential_id"]
+        .as_str()
+        .expect("a credential")
+        .to_owned();
+    let output = run(
+        &[
+            "query",
+            "--data-dir",
+            &dir,
+            "--format",
+            "json",
+            "--named",
+            "credential_usage",
+            "--param",
+            &format!("credential_id={credential}"),
+        ],
+        b"",
+    );
+    let used: u64 = json_rows(&output).iter().filter_map(|r| r["actions"].as_u64()).sum();
+    let expected = duckdb(&format!(
+        "SELECT count(*) FROM read_parquet('{dir}/segments/**/*.parquet') WHERE credential_id = '{credential}'"
+    ));
+    assert_eq!(Some(used), expected[0][0].as_u64());
+
+    let output = run(&["query", "--data-dir", &dir, "--named", "credential_usage"], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("needs the parameter(s) credential_id"), "{}", stderr(&output));
+
+    // A directory adds queries; a bad file is refused by name and reason.
+    let extra = data.path().join("queries");
+    std::fs::create_dir_all(&extra).expect("dir");
+    std::fs::write(
+        extra.join("by_source.sql"),
+        "-- description: events of one source\n-- param: source\nSELECT count(*) AS n FROM events WHERE source = $source\n",
+    )
+    .expect("query file");
+    let extra_dir = extra.display().to_string();
+    let output = run(
+        &[
+            "query",
+            "--data-dir",
+            &dir,
+            "--queries",
+            &extra_dir,
+            "--format",
+            "json",
+            "--named",
+            "by_source",
+            "--param",
+            "source=okta",
+        ],
+        b"",
+    );
+    let expected =
+        duckdb(&format!("SELECT count(*) FROM read_parquet('{dir}/segments/**/*.parquet') WHERE source = 'okta'"));
+    assert_eq!(json_rows(&output)[0]["n"], expected[0][0]);
+    std::fs::write(extra.join("broken.sql"), "-- description: x\nSELECT $undeclared\n").expect("query file");
+    let output = run(&["queries", "--queries", &extra_dir], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("broken.sql") && stderr(&output).contains("$undeclared"), "{}", stderr(&output));
+}
+
+#[test]
+fn search_prints_the_newest_matches_and_says_when_there_are_none() {
+    let (_data, dir) = sample_store("query-search");
+    let output = run(&["search", "--data-dir", &dir, "--limit", "3", "source:okta"], b"");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "three events and the truncation note: {text}");
+    assert!(lines[..3].iter().all(|l| l.contains("okta")), "{text}");
+    assert!(lines[3].contains("more events match"), "{text}");
+
+    let output = run(&["search", "--data-dir", &dir, "--format", "json", "--limit", "1000", "source:okta"], b"");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let expected =
+        duckdb(&format!("SELECT count(*) FROM read_parquet('{dir}/segments/**/*.parquet') WHERE source = 'okta'"));
+    assert_eq!(answer["returned"].as_u64(), expected[0][0].as_u64());
+    assert_eq!(answer["truncated"], false);
+
+    let output = run(&["search", "--data-dir", &dir, "nosuchwordanywhere"], b"");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no stored event matches"), "{}", stderr(&output));
+    let output = run(&["search", "--data-dir", &dir, "--from", "yesterday", "x"], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--from"), "{}", stderr(&output));
+}

@@ -295,10 +295,11 @@ fn the_readme_configuration_example_is_accepted() {
     std::fs::write(&config, example).expect("config");
     let data_dir = scratch.path().join("data").display().to_string();
     let server = Server::start(&["--config", &config.display().to_string(), "--data-dir", &data_dir]);
-    let token = example
+    let tokens: Vec<&str> = example
         .lines()
-        .find_map(|line| line.trim().strip_prefix("token = \"").and_then(|rest| rest.strip_suffix('"')))
-        .expect("the example has a token");
+        .filter_map(|line| line.trim().strip_prefix("token = \"").and_then(|rest| rest.strip_suffix('"')))
+        .collect();
+    let [token, analyst] = tokens[..] else { panic!("the example has an ingest and an analyst token: {tokens:?}") };
     let answer = http(
         server.addr,
         "POST",
@@ -309,6 +310,13 @@ fn the_readme_configuration_example_is_accepted() {
     .expect("answers");
     // The example's token may send CloudTrail and Kubernetes records only.
     assert_eq!(answer.status, 403, "{}", String::from_utf8_lossy(&answer.body));
+    // The analyst may read, the shipper may not.
+    let read = |token: &str| {
+        http(server.addr, "GET", "/api/v1/queries", &[("Authorization", &format!("Bearer {token}"))], b"")
+            .expect("answers")
+            .status
+    };
+    assert_eq!((read(analyst), read(token)), (200, 403));
     assert!(server.stop().success());
 }
 

@@ -9,22 +9,27 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentrail_event::event_schema;
+use agentrail_store::manifest::MANIFEST_FILE;
 use agentrail_store::{Manifest, ManifestError, quarantine_schema};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, col};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 
 use crate::format::{OutputFormat, render};
 use crate::lookup::{PartCache, search_udf};
 use crate::table::SegmentTable;
+use crate::yielding::YieldingJoins;
 
 /// What one query may use.
 #[derive(Debug, Clone, Copy)]
@@ -96,11 +101,16 @@ impl Answer {
 }
 
 /// SQL over one data directory's `events` and `quarantine` tables, as of
-/// the manifest read at open.
+/// the manifest read at open or at the last [`QueryEngine::refresh`].
 pub struct QueryEngine {
     context: SessionContext,
     limits: QueryLimits,
     data_dir: PathBuf,
+    events: Arc<SegmentTable>,
+    quarantine: Arc<SegmentTable>,
+    parts: Arc<PartCache>,
+    /// The manifest file the tables were built from.
+    manifest_stamp: Mutex<Option<FileStamp>>,
     /// Queries run here, apart from the caller's runtime: an operator that
     /// never yields can hold every worker of this one, while the caller's
     /// timer still fires and the timeout answers on time.
@@ -128,6 +138,7 @@ impl QueryEngine {
     pub fn open(data_dir: &Path, limits: QueryLimits) -> Result<Self, QueryError> {
         let data_dir =
             data_dir.canonicalize().map_err(|source| QueryError::DataDir { path: data_dir.to_owned(), source })?;
+        let stamp = FileStamp::of(&data_dir.join(MANIFEST_FILE));
         let manifest = Manifest::load(&data_dir)?;
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)
@@ -137,20 +148,58 @@ impl QueryEngine {
             .with_information_schema(true)
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true);
-        let context = SessionContext::new_with_config_rt(config, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(YieldingJoins))
+            .build();
+        let context = SessionContext::new_with_state(state);
         context.register_udf(search_udf());
         let parts = Arc::new(PartCache::new(&data_dir));
-        let events = SegmentTable::new(event_schema(), &data_dir, manifest.segments, "time").with_index(parts);
-        let quarantine = SegmentTable::new(quarantine_schema(), &data_dir, manifest.quarantine, "received_at");
-        for (name, table) in [("events", events), ("quarantine", quarantine)] {
-            context.register_table(name, Arc::new(table)).map_err(|e| QueryError::Sql(e.to_string()))?;
+        let events = Arc::new(
+            SegmentTable::new(event_schema(), &data_dir, manifest.segments, "time").with_index(Arc::clone(&parts)),
+        );
+        let quarantine =
+            Arc::new(SegmentTable::new(quarantine_schema(), &data_dir, manifest.quarantine, "received_at"));
+        for (name, table) in [("events", &events), ("quarantine", &quarantine)] {
+            let table: Arc<dyn TableProvider> = Arc::clone(table) as Arc<dyn TableProvider>;
+            context.register_table(name, table).map_err(|e| QueryError::Sql(e.to_string()))?;
         }
         let executor = tokio::runtime::Builder::new_multi_thread()
             .thread_name("agentrail-query")
             .enable_all()
             .build()
             .map_err(|e| QueryError::Sql(format!("cannot start the query threads: {e}")))?;
-        Ok(QueryEngine { context, limits, data_dir, executor: Some(executor) })
+        Ok(QueryEngine {
+            context,
+            limits,
+            data_dir,
+            events,
+            quarantine,
+            parts,
+            manifest_stamp: Mutex::new(stamp),
+            executor: Some(executor),
+        })
+    }
+
+    /// Reads the manifest again if it was replaced since the tables were
+    /// built (a server sealed segments): later queries see the new segments,
+    /// queries running keep theirs. Cheap when nothing changed (one `stat`).
+    pub fn refresh(&self) -> Result<bool, QueryError> {
+        let mut current = self.manifest_stamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Stamp first, then read: a manifest replaced in between is read
+        // again next time, never missed.
+        let stamp = FileStamp::of(&self.data_dir.join(MANIFEST_FILE));
+        if stamp.is_some() && stamp == *current {
+            return Ok(false);
+        }
+        let manifest = Manifest::load(&self.data_dir)?;
+        self.parts.retain(&manifest.segments);
+        self.events.set_segments(manifest.segments);
+        self.quarantine.set_segments(manifest.quarantine);
+        *current = stamp;
+        Ok(true)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -159,11 +208,23 @@ impl QueryEngine {
 
     /// Runs one read-only statement, within the limits.
     pub async fn query(&self, sql: &str) -> Result<Answer, QueryError> {
+        self.query_with_params(sql, Vec::new()).await
+    }
+
+    /// Runs one read-only statement whose `$name` placeholders take
+    /// `params` (as text; the statement casts what it needs). Values never
+    /// become SQL text, so they cannot change the statement.
+    pub async fn query_with_params(&self, sql: &str, params: Vec<(String, String)>) -> Result<Answer, QueryError> {
         let sql = sql.to_owned();
         self.limited(move |context, limits| async move {
             let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-            let frame =
+            let mut frame =
                 context.sql_with_options(&sql, options).await.map_err(|e| QueryError::from_datafusion(e, limits))?;
+            if !params.is_empty() {
+                let values: Vec<(String, ScalarValue)> =
+                    params.into_iter().map(|(name, value)| (name, ScalarValue::Utf8(Some(value)))).collect();
+                frame = frame.with_param_values(values).map_err(|e| QueryError::from_datafusion(e, limits))?;
+            }
             collect(frame, limits).await
         })
         .await
@@ -172,13 +233,29 @@ impl QueryEngine {
     /// The events matching `filter`, as JSON objects (every column, nulls
     /// included), within the limits.
     pub async fn select(&self, filter: Expr) -> Result<Vec<serde_json::Value>, QueryError> {
+        self.select_newest(filter, None).await
+    }
+
+    /// [`QueryEngine::select`], newest first and at most `limit` events when
+    /// a limit is given.
+    pub async fn select_newest(
+        &self,
+        filter: Expr,
+        limit: Option<usize>,
+    ) -> Result<Vec<serde_json::Value>, QueryError> {
         let answer = self
             .limited(move |context, limits| async move {
-                let frame = context
+                let mut frame = context
                     .table("events")
                     .await
                     .and_then(|events| events.filter(filter))
                     .map_err(|e| QueryError::from_datafusion(e, limits))?;
+                if let Some(limit) = limit {
+                    frame = frame
+                        .sort(vec![col("time").sort(false, false), col("event_id").sort(true, false)])
+                        .and_then(|sorted| sorted.limit(0, Some(limit)))
+                        .map_err(|e| QueryError::from_datafusion(e, limits))?;
+                }
                 collect(frame, limits).await
             })
             .await?;
@@ -207,6 +284,26 @@ impl QueryEngine {
                 Err(QueryError::Timeout(limits.timeout))
             }
         }
+    }
+}
+
+/// Identifies one version of a file replaced by rename: its inode, size and
+/// modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let metadata = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileStamp { inode, len: metadata.len(), modified: metadata.modified().ok() })
     }
 }
 

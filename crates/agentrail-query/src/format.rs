@@ -1,10 +1,17 @@
 //! Answers as text: an aligned table for a terminal, JSON (an array of row
-//! objects keyed by column name), or CSV with a header.
+//! objects keyed by column name), CSV with a header (nested values such as
+//! lists written as their display text), or an Arrow IPC stream.
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::csv::WriterBuilder;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::json::WriterBuilder as JsonWriterBuilder;
 use datafusion::arrow::json::writer::JsonArray;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 use crate::engine::Answer;
@@ -15,6 +22,33 @@ pub enum OutputFormat {
     Table,
     Json,
     Csv,
+    /// The Arrow IPC stream format (`application/vnd.apache.arrow.stream`).
+    Arrow,
+}
+
+/// `batch` with its nested columns (lists such as `delegation_chain` and
+/// `scopes`, maps, structs) as their display text (`[a, b]`), which CSV
+/// can hold.
+fn nested_as_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    if !batch.schema().fields().iter().any(|f| f.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default();
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !field.data_type().is_nested() {
+            fields.push(Arc::clone(field));
+            columns.push(Arc::clone(column));
+            continue;
+        }
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+        let text: StringArray =
+            (0..column.len()).map(|row| column.is_valid(row).then(|| formatter.value(row).to_string())).collect();
+        fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
+        columns.push(Arc::new(text));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 /// Writes `answer` in `format`.
@@ -44,10 +78,18 @@ pub fn render(answer: &Answer, format: OutputFormat) -> Result<Vec<u8>, ArrowErr
             bytes.push(b'\n');
             Ok(bytes)
         }
+        OutputFormat::Arrow => {
+            let mut writer = StreamWriter::try_new(Vec::new(), &answer.schema)?;
+            for batch in &answer.batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+            writer.into_inner()
+        }
         OutputFormat::Csv => {
             let mut writer = WriterBuilder::new().with_header(true).build(Vec::new());
             for batch in &answer.batches {
-                writer.write(batch)?;
+                writer.write(&nested_as_text(batch)?)?;
             }
             let mut bytes = writer.into_inner();
             if answer.batches.is_empty() {

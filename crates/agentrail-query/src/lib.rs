@@ -12,6 +12,10 @@
 //!      ─► limits: timeout (cancels the plan), memory pool, row cap
 //! ```
 //!
+//! Around the engine: [`replay`] (one incident and what links to it),
+//! [`search`] (the newest events matching a search), [`named`] (the SQL
+//! files of `queries/`, run by name with bound parameters).
+//!
 //! The engine reads a data directory whether or not a server is writing to
 //! it: sealed segments never change and the manifest is replaced
 //! atomically, so a query sees one consistent set of segments. Events still
@@ -20,10 +24,15 @@
 pub mod engine;
 pub mod format;
 pub mod lookup;
+pub mod named;
 pub mod replay;
+pub mod search;
 pub mod table;
+pub mod yielding;
 
 pub use engine::{Answer, QueryEngine, QueryError, QueryLimits};
 pub use format::{OutputFormat, render};
+pub use named::{NamedQueries, NamedQuery, NamedQueryError, Param};
 pub use replay::{Expansion, Link, Replay, replay};
+pub use search::{DEFAULT_SEARCH_LIMIT, SearchAnswer, SearchRequest, search};
 pub use table::{SegmentTable, TimeBounds};

@@ -162,6 +162,14 @@ impl PartCache {
         PartCache { root: root.to_owned(), parts: Mutex::new(HashMap::new()) }
     }
 
+    /// Forgets the parts of segments no longer listed.
+    pub fn retain(&self, segments: &[SegmentMeta]) {
+        let listed: std::collections::HashSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
+        if let Ok(mut parts) = self.parts.lock() {
+            parts.retain(|path, _| listed.contains(path.as_str()));
+        }
+    }
+
     /// A segment's part, if it has one that agrees with the segment. A
     /// missing part is not remembered: a server may be rebuilding it.
     fn part(&self, segment: &SegmentMeta) -> Result<Arc<IndexPart>, PartProblem> {

@@ -10,7 +10,7 @@
 //! conditions and `search()` go to the index first ([`crate::lookup`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use agentrail_store::SegmentMeta;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -35,7 +35,8 @@ pub struct SegmentTable {
     schema: SchemaRef,
     /// The data directory the segments' relative paths start from (absolute).
     root: PathBuf,
-    segments: Vec<SegmentMeta>,
+    /// Replaced whole when the manifest changes; a scan keeps the list it started with.
+    segments: RwLock<Arc<Vec<SegmentMeta>>>,
     /// The column the segments' min/max times describe.
     time_column: &'static str,
     /// The segments' index parts, for a table that has them (`events`).
@@ -44,7 +45,29 @@ pub struct SegmentTable {
 
 impl SegmentTable {
     pub fn new(schema: SchemaRef, root: &Path, segments: Vec<SegmentMeta>, time_column: &'static str) -> Self {
-        SegmentTable { schema, root: root.to_owned(), segments, time_column, index: None }
+        SegmentTable {
+            schema,
+            root: root.to_owned(),
+            segments: RwLock::new(Arc::new(segments)),
+            time_column,
+            index: None,
+        }
+    }
+
+    /// The segments of a newer manifest: later scans read these.
+    pub fn set_segments(&self, segments: Vec<SegmentMeta>) {
+        let segments = Arc::new(segments);
+        match self.segments.write() {
+            Ok(mut current) => *current = segments,
+            Err(poisoned) => *poisoned.into_inner() = segments,
+        }
+    }
+
+    fn segments(&self) -> Arc<Vec<SegmentMeta>> {
+        match self.segments.read() {
+            Ok(current) => Arc::clone(&current),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
     }
 
     /// Looks conditions up in the segments' index parts (see [`crate::lookup`]).
@@ -54,8 +77,8 @@ impl SegmentTable {
     }
 
     /// The segments whose time span meets `[lower, upper]` (microseconds).
-    fn segments_in(&self, bounds: TimeBounds) -> impl Iterator<Item = &SegmentMeta> {
-        self.segments.iter().filter(move |segment| {
+    fn segments_in(segments: &[SegmentMeta], bounds: TimeBounds) -> impl Iterator<Item = &SegmentMeta> {
+        segments.iter().filter(move |segment| {
             bounds.lower.is_none_or(|lower| segment.max_time_us >= lower)
                 && bounds.upper.is_none_or(|upper| segment.min_time_us <= upper)
         })
@@ -93,7 +116,8 @@ impl TableProvider for SegmentTable {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let bounds = TimeBounds::from_filters(self.time_column, filters);
-        let candidates: Vec<&SegmentMeta> = self.segments_in(bounds).collect();
+        let segments = self.segments();
+        let candidates: Vec<&SegmentMeta> = SegmentTable::segments_in(&segments, bounds).collect();
         let file = |segment: &SegmentMeta| {
             PartitionedFile::new(self.root.join(&segment.path).display().to_string(), segment.bytes)
         };
@@ -117,7 +141,7 @@ impl TableProvider for SegmentTable {
             }
             _ => (candidates.iter().map(|segment| file(segment)).collect::<Vec<_>>(), None),
         };
-        tracing::debug!(segments = files.len(), of = self.segments.len(), ?bounds, ?lookup, "segments to scan");
+        tracing::debug!(segments = files.len(), of = segments.len(), ?bounds, ?lookup, "segments to scan");
         let scan: Arc<dyn ExecutionPlan> = if files.is_empty() {
             let schema = match projection {
                 Some(indices) => Arc::new(self.schema.project(indices)?),

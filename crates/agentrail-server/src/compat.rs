@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::http::{AppState, Refusal, authorize, decode_body, problem, write_durably};
+use crate::http::{AppState, Refusal, Role, authorize, decode_body, problem, write_durably};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -225,7 +225,7 @@ async fn bulk(
 ) -> Result<Response, Refusal> {
     let started = Instant::now();
     state.metrics.requests.add(1);
-    authorize(&state.config, &headers)?;
+    authorize(&state.config, &headers, Role::Ingest)?;
     let body = decode_body(&headers, &body, state.config.limits.max_body_bytes)?;
     let actions = parse_bulk(&body)?;
     if actions.len() > state.config.limits.max_records {
@@ -309,7 +309,7 @@ async fn hec(
     if !state.config.tokens.is_empty() && !headers.contains_key(header::AUTHORIZATION) {
         return hec_answer(StatusCode::UNAUTHORIZED, "Token is required", 2, None);
     }
-    if authorize(&state.config, &headers).is_err() {
+    if authorize(&state.config, &headers, Role::Ingest).is_err() {
         return hec_answer(StatusCode::FORBIDDEN, "Invalid token", 4, None);
     }
     let body = match decode_body(&headers, &body, state.config.limits.max_body_bytes) {

@@ -29,14 +29,41 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::Metrics;
 use crate::writer::{WriteError, Writer};
 
-/// A bearer token allowed to post events.
+/// A bearer token and what it may do.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngestToken {
     pub name: String,
     pub token: String,
     /// Sources it may send; empty means any.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// What it may do; `["ingest"]` when absent.
+    #[serde(default = "ingest_only")]
+    pub roles: Vec<Role>,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Post events (every ingest endpoint).
+    Ingest,
+    /// Read: query, search, replay, the named queries.
+    Analyst,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Analyst => "analyst",
+        }
+    }
+}
+
+fn ingest_only() -> Vec<Role> {
+    vec![Role::Ingest]
 }
 
 /// Request limits.
@@ -125,8 +152,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The token of the request, or the refusal to send.
-pub(crate) fn authorize<'c>(config: &'c HttpConfig, headers: &HeaderMap) -> Result<Option<&'c IngestToken>, Refusal> {
+/// The token of the request, if it may act as `role`; or the refusal to send
+/// (401 no or unknown token, 403 a token without the role). Without
+/// configured tokens (loopback only) every request may do everything.
+pub(crate) fn authorize<'c>(
+    config: &'c HttpConfig,
+    headers: &HeaderMap,
+    role: Role,
+) -> Result<Option<&'c IngestToken>, Refusal> {
     if config.tokens.is_empty() {
         return Ok(None);
     }
@@ -142,7 +175,14 @@ pub(crate) fn authorize<'c>(config: &'c HttpConfig, headers: &HeaderMap) -> Resu
             found = Some(token);
         }
     }
-    found.map(Some).ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "unknown bearer token"))
+    let token = found.ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "unknown bearer token"))?;
+    if !token.roles.contains(&role) {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            format!("token {:?} does not have the {} role this endpoint needs", token.name, role.as_str()),
+        ));
+    }
+    Ok(Some(token))
 }
 
 /// The token in an `Authorization` header, in the schemes shippers use:
@@ -272,7 +312,7 @@ async fn ingest(
     format: BodyFormat,
 ) -> Result<IngestAnswer, Refusal> {
     state.metrics.requests.add(1);
-    let token = authorize(&state.config, &headers)?.cloned();
+    let token = authorize(&state.config, &headers, Role::Ingest)?.cloned();
     state.normalizer.check_choice(&choice).map_err(|reason| problem(StatusCode::BAD_REQUEST, reason.to_string()))?;
     let limits = state.config.limits;
     let mut body = decode_body(&headers, &body, limits.max_body_bytes)?;

@@ -1,5 +1,5 @@
-//! agentrail's collectors: the HTTP ingest server, the Kafka consumer and
-//! the durable writer behind both.
+//! agentrail's server: the HTTP ingest server, the Kafka consumer, the
+//! durable writer behind both, and the read API.
 //!
 //! ```text
 //!  HTTP request ─► auth ─► decompress (bounded) ─► normalize (blocking pool)
@@ -8,10 +8,15 @@
 //!               ─► group commit ─► store the partition's contiguous offset watermark
 //! ```
 //!
+//! The read API ([`api`]: query, search, replay, named queries) answers
+//! from the sealed segments through one [`QueryEngine`], refreshed from the
+//! manifest before each request.
+//!
 //! The writer thread ([`writer`]) owns the store, so appends are serial and
 //! one fsync covers every request waiting at that moment. Nothing is
 //! acknowledged, and no Kafka offset stored, before that fsync.
 
+mod api;
 mod compat;
 pub mod http;
 pub mod kafka;
@@ -23,9 +28,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use agentrail_collect::Normalizer;
+use agentrail_query::{NamedQueries, QueryEngine, QueryError, QueryLimits};
 use agentrail_store::Store;
 
-pub use http::{HttpConfig, HttpLimits, IngestToken};
+pub use http::{HttpConfig, HttpLimits, IngestToken, Role};
 pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
 pub use metrics::Metrics;
 pub use writer::{WriteError, WriterOptions};
@@ -49,6 +55,8 @@ pub enum ServerError {
     Kafka(#[from] kafka::KafkaError),
     #[error("the kafka collector stopped unexpectedly (see the log); pending events were sealed")]
     CollectorStopped,
+    #[error("cannot open the data directory for queries: {0}")]
+    Query(#[from] QueryError),
 }
 
 /// What `serve` runs.
@@ -58,6 +66,10 @@ pub struct ServeOptions {
     /// The Kafka collector, when configured.
     pub kafka: Option<KafkaConfig>,
     pub writer: WriterOptions,
+    /// Limits of each query, search and replay of the read API.
+    pub query_limits: QueryLimits,
+    /// The named queries the read API runs.
+    pub named_queries: NamedQueries,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting (HTTP) and
@@ -70,7 +82,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    let ServeOptions { http: config, kafka, writer: writer_options } = options;
+    let ServeOptions { http: config, kafka, writer: writer_options, query_limits, named_queries } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
     }
@@ -79,6 +91,7 @@ pub async fn serve(
         .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
     let metrics = Metrics::default();
+    let engine = Arc::new(QueryEngine::open(store.dir(), query_limits)?);
     let collector = kafka.map(|kafka| KafkaCollector::start(kafka, &normalizer, Arc::clone(&metrics))).transpose()?;
     let (writer, writer_thread) = writer::start(store, writer_options, Arc::clone(&metrics));
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -114,7 +127,13 @@ pub async fn serve(
             stop.send_replace(true);
         }
     });
-    let app = http::router(normalizer, writer, config, metrics);
+    let api = api::ApiState {
+        engine,
+        named: Arc::new(named_queries),
+        config: Arc::new(config.clone()),
+        metrics: Arc::clone(&metrics),
+    };
+    let app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
     on_listening(bound);
     let mut http_stopping = stopping;
     let served = axum::serve(listener, app)

@@ -73,6 +73,10 @@ pub struct MetricsInner {
     pub kafka_errors: Counter,
     /// Messages in the assigned partitions not yet read (librdkafka's statistics).
     pub kafka_lag: Gauge,
+    /// Query API requests answered (query, search, replay), and those refused or failed.
+    pub api_requests: Counter,
+    pub api_errors: Counter,
+    pub api_seconds: Summary,
 }
 
 /// Shared metrics.
@@ -95,6 +99,8 @@ impl MetricsInner {
             ("agentrail_segments_sealed_total", "Parquet segments sealed.", &self.segments_sealed),
             ("agentrail_kafka_messages_total", "Kafka messages stored (events or quarantine).", &self.kafka_messages),
             ("agentrail_kafka_errors_total", "Errors reported by the Kafka client.", &self.kafka_errors),
+            ("agentrail_api_requests_total", "Query, search and replay requests.", &self.api_requests),
+            ("agentrail_api_errors_total", "Query, search and replay requests refused or failed.", &self.api_errors),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());
@@ -108,12 +114,18 @@ impl MetricsInner {
         for (name, kind, help, gauge) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", gauge.get());
         }
-        let _ = writeln!(
-            out,
-            "# HELP agentrail_fsync_seconds Time of a group commit (append and fsync).\n# TYPE agentrail_fsync_seconds summary\nagentrail_fsync_seconds_sum {}\nagentrail_fsync_seconds_count {}",
-            self.fsync_seconds.micros.load(Ordering::Relaxed) as f64 / 1e6,
-            self.fsync_seconds.count.load(Ordering::Relaxed)
-        );
+        let summaries = [
+            ("agentrail_fsync_seconds", "Time of a group commit (append and fsync).", &self.fsync_seconds),
+            ("agentrail_api_seconds", "Time to answer a query, search or replay request.", &self.api_seconds),
+        ];
+        for (name, help, summary) in summaries {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} summary\n{name}_sum {}\n{name}_count {}",
+                summary.micros.load(Ordering::Relaxed) as f64 / 1e6,
+                summary.count.load(Ordering::Relaxed)
+            );
+        }
         out
     }
 }

@@ -180,6 +180,11 @@ impl Store {
         Ok((store, report))
     }
 
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }

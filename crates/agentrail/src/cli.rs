@@ -31,7 +31,8 @@ pub enum Command {
     /// not stored again; rejected records go to the quarantine with their
     /// reason. Exit status: 0 all stored, 1 some rejected, 2 error.
     Ingest(IngestArgs),
-    /// Run the ingest server: HTTP collectors in front of the durable store.
+    /// Run the server: HTTP (and Kafka) collectors in front of the durable
+    /// store, and the read API (query, search, replay) over what it sealed.
     ///
     /// Defaults: data in ./data, HTTP on 127.0.0.1:7070. A batch is answered
     /// 200 only once it is in the write-ahead log and fsynced. Stops
@@ -45,7 +46,18 @@ pub enum Command {
     /// information_schema.columns WHERE table_name = 'events'` lists the
     /// columns. Writes (DDL, DML, SET) are refused. Exit status: 0 answered,
     /// 2 refused or failed (the reason is on stderr).
+    ///
+    /// `--named NAME --param key=value` runs a named query (`agentrail
+    /// queries` lists them) with its parameters bound as values.
     Query(QueryArgs),
+    /// List the named queries: name, origin, what each answers, parameters.
+    Queries(QueriesArgs),
+    /// Search stored events with Tantivy query syntax: words in action,
+    /// resource, message and raw; `field:value` for ids, source, outcome.
+    ///
+    /// Prints the newest matching events (a line each, or the JSON document
+    /// the API answers). Exit status: 0 events found, 1 none, 2 error.
+    Search(SearchArgs),
     /// Replay an incident: every stored event of one correlation id in time
     /// order, the delegation tree, the systems touched, each destructive
     /// action with its approval or the lack of one, scopes and credentials.
@@ -111,9 +123,72 @@ pub struct QueryArgs {
     #[arg(long, default_value_t = 1024, value_name = "MIB")]
     pub memory_mib: usize,
 
+    /// Run this named query instead of SQL (see `agentrail queries`).
+    #[arg(long, value_name = "NAME", conflicts_with = "sql")]
+    pub named: Option<String>,
+
+    /// A named query's parameter, as `key=value` (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", requires = "named", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pub queries: QueriesDirArg,
+
     /// The SQL statement.
-    #[arg(value_name = "SQL")]
-    pub sql: String,
+    #[arg(value_name = "SQL", required_unless_present = "named")]
+    pub sql: Option<String>,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not key=value")),
+    }
+}
+
+/// Where named queries come from beyond the built-in ones.
+#[derive(Debug, Args)]
+pub struct QueriesDirArg {
+    /// A directory of extra or replacement named queries (*.sql).
+    #[arg(long = "queries", env = "AGENTRAIL_QUERIES", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueriesArgs {
+    #[command(flatten)]
+    pub queries: QueriesDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The data directory.
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+
+    /// Most events printed, newest first.
+    #[arg(long, default_value_t = agentrail_query::DEFAULT_SEARCH_LIMIT, value_name = "N")]
+    pub limit: usize,
+
+    /// A line per event, or the JSON document the API answers.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReplayFormat,
+
+    /// Stop the search after this many seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+
+    /// The search, e.g. `delete* AND source:aws.cloudtrail` or `credential_id:AKIAEXAMPLE`.
+    #[arg(value_name = "QUERY")]
+    pub query: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -125,7 +200,7 @@ pub enum QueryFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]]).
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka]).
     #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -136,6 +211,9 @@ pub struct ServeArgs {
     /// The HTTP address; overrides the configuration file.
     #[arg(long, env = "AGENTRAIL_LISTEN", value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+
+    #[command(flatten)]
+    pub queries: QueriesDirArg,
 
     #[command(flatten)]
     pub mapping: MappingArgs,

@@ -1,14 +1,16 @@
-//! Logging and the normalizer's configuration from files.
+//! Logging, the normalizer's configuration from files, and opening a data
+//! directory for writing or for queries.
 
 use std::fs;
 use std::path::Path;
 
 use agentrail_collect::{Limits, Normalizer, Redactor, Registry, SourceChoice};
+use agentrail_query::{NamedQueries, QueryEngine, QueryLimits};
 use agentrail_store::{Store, StoreOptions};
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::MappingArgs;
+use crate::cli::{MappingArgs, QueriesDirArg};
 
 /// Logs go to stderr; stdout is for data.
 pub fn init_tracing(verbose: u8) {
@@ -54,6 +56,27 @@ pub fn source_choice(normalizer: &Normalizer, source: &str) -> anyhow::Result<So
         format!("--source takes `auto` or one of: {}", names.join(", "))
     })?;
     Ok(choice)
+}
+
+/// Opens a data directory for reading, refusing a path that is not one.
+pub fn query_engine(data_dir: &Path, limits: QueryLimits) -> anyhow::Result<QueryEngine> {
+    if !data_dir.is_dir() {
+        anyhow::bail!("{} is not a data directory (see --data-dir)", data_dir.display());
+    }
+    Ok(QueryEngine::open(data_dir, limits)?)
+}
+
+/// The built-in named queries, with a directory's on top.
+pub fn named_queries(args: &QueriesDirArg) -> anyhow::Result<NamedQueries> {
+    Ok(match &args.dir {
+        Some(dir) => NamedQueries::with_dir(dir)?,
+        None => NamedQueries::builtin()?,
+    })
+}
+
+/// A runtime for one command's queries (they run on the engine's own threads).
+pub fn query_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")
 }
 
 /// Opens a data directory for writing, saying what recovery found.

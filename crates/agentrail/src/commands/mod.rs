@@ -2,8 +2,10 @@
 
 mod ingest;
 mod normalize;
+mod queries;
 mod query;
 mod replay;
+mod search;
 mod serve;
 mod sources;
 
@@ -17,6 +19,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Query(args) => query::run(args),
+        Command::Queries(args) => queries::run(args),
+        Command::Search(args) => search::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Sources(args) => sources::run(args),
     }

@@ -1,28 +1,34 @@
-//! `agentrail query`: read-only SQL over a data directory.
+//! `agentrail query`: read-only SQL, or a named query, over a data directory.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agentrail_query::{OutputFormat, QueryEngine, QueryLimits, render};
+use agentrail_query::{OutputFormat, QueryLimits, render};
 use anyhow::Context;
 
 use crate::cli::{QueryArgs, QueryFormat};
+use crate::setup;
 
 pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
-    if !args.data_dir.is_dir() {
-        anyhow::bail!("{} is not a data directory (see --data-dir)", args.data_dir.display());
-    }
     let limits = QueryLimits {
         timeout: Duration::from_secs(args.timeout),
         memory_bytes: args.memory_mib.saturating_mul(1024 * 1024),
         max_rows: args.max_rows,
     };
-    let engine = QueryEngine::open(&args.data_dir, limits)?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
-    let answer = runtime.block_on(engine.query(&args.sql));
-    let answer = answer?;
+    if args.named.is_none() && !args.params.is_empty() {
+        anyhow::bail!("--param gives a named query's parameters: use it with --named NAME");
+    }
+    let engine = setup::query_engine(&args.data_dir, limits)?;
+    let runtime = setup::query_runtime()?;
+    let answer = match (&args.named, &args.sql) {
+        (Some(name), _) => {
+            let named = setup::named_queries(&args.queries)?;
+            runtime.block_on(named.run(&engine, name, &args.params))?
+        }
+        (None, Some(sql)) => runtime.block_on(engine.query(sql))?,
+        (None, None) => anyhow::bail!("give SQL or --named NAME"),
+    };
     let format = match args.format {
         QueryFormat::Table => OutputFormat::Table,
         QueryFormat::Json => OutputFormat::Json,

@@ -5,19 +5,16 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agentrail_query::{QueryEngine, QueryLimits, replay};
+use agentrail_query::{QueryLimits, replay};
 use anyhow::Context;
 
 use crate::cli::{ReplayArgs, ReplayFormat};
+use crate::setup;
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    if !args.data_dir.is_dir() {
-        anyhow::bail!("{} is not a data directory (see --data-dir)", args.data_dir.display());
-    }
     let limits = QueryLimits { timeout: Duration::from_secs(args.timeout), ..QueryLimits::default() };
-    let engine = QueryEngine::open(&args.data_dir, limits)?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    let engine = setup::query_engine(&args.data_dir, limits)?;
+    let runtime = setup::query_runtime()?;
     let replayed = runtime.block_on(replay(&engine, &args.correlation_id, args.expand));
     let replayed = replayed?;
     let text = match args.format {

@@ -1,4 +1,4 @@
-//! `agentrail serve`: the ingest server.
+//! `agentrail serve`: the ingest server and the read API.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agentrail_collect::Limits;
+use agentrail_query::QueryLimits;
 use agentrail_server::{HttpConfig, HttpLimits, IngestToken, KafkaConfig, ServeOptions, WriterOptions};
 use agentrail_store::StoreOptions;
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::cli::ServeArgs;
+use crate::cli::{QueriesDirArg, ServeArgs};
 use crate::setup;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
@@ -30,6 +31,30 @@ struct ConfigFile {
     seal_after_seconds: Option<u64>,
     /// The Kafka collector: brokers, group and topics.
     kafka: Option<KafkaConfig>,
+    /// Limits of the read API's queries.
+    #[serde(default)]
+    query: QueryFile,
+    /// Extra or replacement named queries (*.sql).
+    queries_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryFile {
+    timeout_seconds: Option<u64>,
+    max_rows: Option<usize>,
+    memory_mib: Option<usize>,
+}
+
+impl QueryFile {
+    fn limits(&self) -> QueryLimits {
+        let defaults = QueryLimits::default();
+        QueryLimits {
+            timeout: self.timeout_seconds.map_or(defaults.timeout, std::time::Duration::from_secs),
+            max_rows: self.max_rows.unwrap_or(defaults.max_rows),
+            memory_bytes: self.memory_mib.map_or(defaults.memory_bytes, |mib| mib.saturating_mul(1024 * 1024)),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,7 +98,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         StoreOptions { auto_seal: false, seal_rows: StoreOptions::default().seal_rows / 2, ..StoreOptions::default() },
     )?;
     let http = HttpConfig { listen, tokens: config.tokens, limits };
-    let options = ServeOptions { http, kafka: config.kafka, writer: writer_options };
+    let queries_dir = QueriesDirArg { dir: args.queries.dir.or(config.queries_dir) };
+    let options = ServeOptions {
+        http,
+        kafka: config.kafka,
+        writer: writer_options,
+        query_limits: config.query.limits(),
+        named_queries: setup::named_queries(&queries_dir)?,
+    };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let data_shown = data_dir.display().to_string();
