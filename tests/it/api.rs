@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{HttpResponse, Server, TempDir, http, run, stderr, workspace_root};
+use crate::harness::{HttpResponse, Server, TempDir, cli_json, http, most_common, run, workspace_root};
 
 const SHIPPER: &str = "Bearer shipper-token-0123456789";
 const ANALYST: &str = "Bearer analyst-token-0123456789";
@@ -73,12 +73,6 @@ fn ingest_sample(server: &Server) -> u64 {
     }
 }
 
-fn cli_json(args: &[&str]) -> Value {
-    let output = run(args, b"");
-    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-    serde_json::from_slice(&output.stdout).expect("JSON output")
-}
-
 #[test]
 fn the_read_api_answers_from_sealed_events_as_the_cli_does() {
     let (_data, dir, server) = server("api-agree", "");
@@ -113,15 +107,7 @@ fn the_read_api_answers_from_sealed_events_as_the_cli_does() {
     assert_eq!(rows, 7);
 
     // A named query, with its parameters bound.
-    let agents = cli_json(&[
-        "query",
-        "--data-dir",
-        &dir,
-        "--format",
-        "json",
-        "SELECT agent_id FROM events WHERE agent_id IS NOT NULL GROUP BY agent_id ORDER BY count(*) DESC LIMIT 1",
-    ]);
-    let agent = agents[0]["agent_id"].as_str().expect("an agent").to_owned();
+    let agent = most_common(&dir, "agent_id");
     let named = post_query(
         &server,
         &serde_json::json!({"name": "agent_activity", "params": {"agent_id": agent, "from": "2026-11-17T00:00:00Z"}})
@@ -156,17 +142,7 @@ fn the_read_api_answers_from_sealed_events_as_the_cli_does() {
     assert!(listed["queries"].as_array().expect("queries").iter().any(|q| q["name"] == "credential_usage"));
 
     // Replay: the same document as `agentrail replay --format json`.
-    let incident = cli_json(&[
-        "query",
-        "--data-dir",
-        &dir,
-        "--format",
-        "json",
-        "SELECT correlation_id FROM events WHERE correlation_id IS NOT NULL GROUP BY correlation_id ORDER BY count(*) DESC LIMIT 1",
-    ])[0]["correlation_id"]
-        .as_str()
-        .expect("an incident")
-        .to_owned();
+    let incident = most_common(&dir, "correlation_id");
     for (query, flag) in [("", None), ("?expand=true", Some("--expand"))] {
         let replayed = get(&server, &format!("/api/v1/replay/{incident}{query}"), ANALYST);
         assert_eq!(replayed.status, 200);

@@ -287,3 +287,20 @@ pub fn sample_store(name: &str) -> (TempDir, String) {
     assert!(output.status.success(), "ingest: {}", stderr(&output));
     (data, dir)
 }
+
+/// Runs `agentrail ARGS`, which must succeed, and parses its JSON output.
+pub fn cli_json(args: &[&str]) -> serde_json::Value {
+    let output = run(args, b"");
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
+/// The most frequent value of `column` among a data directory's events
+/// (asked of `agentrail query`): a busy agent, incident or credential.
+pub fn most_common(dir: &str, column: &str) -> String {
+    let sql = format!(
+        "SELECT {column} FROM events WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT 1"
+    );
+    let rows = cli_json(&["query", "--data-dir", dir, "--format", "json", &sql]);
+    rows[0][column].as_str().unwrap_or_else(|| panic!("no {column} in {dir}")).to_owned()
+}

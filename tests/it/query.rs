@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{duckdb, run, sample_store, stderr};
+use crate::harness::{duckdb, most_common, run, sample_store, stderr};
 
 fn query(dir: &str, format: &str, sql: &str) -> std::process::Output {
     run(&["query", "--data-dir", dir, "--format", format, sql], b"")
@@ -162,14 +162,7 @@ fn named_queries_run_by_name_with_bound_parameters_and_a_directory_adds_its_own(
     for name in ["replay_timeline", "agent_activity", "delegated_activity", "credential_usage"] {
         assert!(listed.contains(name), "{name} listed: {listed}");
     }
-    let credential = json_rows(&query(
-        &dir,
-        "json",
-        "SELECT credential_id FROM events WHERE credential_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
-    ))[0]["credential_id"]
-        .as_str()
-        .expect("a credential")
-        .to_owned();
+    let credential = most_common(&dir, "credential_id");
     let output = run(
         &[
             "query",

@@ -85,7 +85,7 @@ pub fn search_argument(expr: &Expr) -> Option<&str> {
         return None;
     }
     match args.as_slice() {
-        [Expr::Literal(value, _)] => string_literal(value),
+        [argument] => literal(argument),
         _ => None,
     }
 }

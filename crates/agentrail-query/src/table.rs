@@ -10,7 +10,7 @@
 //! conditions and `search()` go to the index first ([`crate::lookup`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use agentrail_store::SegmentMeta;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -56,18 +56,11 @@ impl SegmentTable {
 
     /// The segments of a newer manifest: later scans read these.
     pub fn set_segments(&self, segments: Vec<SegmentMeta>) {
-        let segments = Arc::new(segments);
-        match self.segments.write() {
-            Ok(mut current) => *current = segments,
-            Err(poisoned) => *poisoned.into_inner() = segments,
-        }
+        *self.segments.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(segments);
     }
 
     fn segments(&self) -> Arc<Vec<SegmentMeta>> {
-        match self.segments.read() {
-            Ok(current) => Arc::clone(&current),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        Arc::clone(&self.segments.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Looks conditions up in the segments' index parts (see [`crate::lookup`]).

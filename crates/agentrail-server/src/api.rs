@@ -25,7 +25,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -177,24 +177,31 @@ fn respond(answer: &Answer, format: Format) -> Result<Response, Refusal> {
         }
         Format::Arrow => ([(header::CONTENT_TYPE, ARROW_STREAM)], rendered(OutputFormat::Arrow)?).into_response(),
         Format::Json => {
-            let rows: Value = serde_json::from_slice(&rendered(OutputFormat::Json)?)
-                .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode the answer: {e}")))?;
             let columns: Vec<Column> = answer
                 .schema
                 .fields()
                 .iter()
                 .map(|f| Column { name: f.name().clone(), data_type: f.data_type().to_string() })
                 .collect();
-            let body = serde_json::json!({"columns": columns, "row_count": answer.rows(), "rows": rows});
-            json_response(&body)
+            let columns = serde_json::to_string(&columns)
+                .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode the answer: {e}")))?;
+            // The rows are already a JSON array: placed as they are, not parsed again.
+            let rows = rendered(OutputFormat::Json)?;
+            let mut body = format!("{{\"columns\":{columns},\"row_count\":{},\"rows\":", answer.rows()).into_bytes();
+            body.extend_from_slice(rows.trim_ascii_end());
+            body.push(b'}');
+            json_bytes_response(body)
         }
     })
 }
 
 fn json_response(body: &Value) -> Response {
-    let mut response = axum::Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    json_bytes_response(body.to_string().into_bytes())
+}
+
+fn json_bytes_response(body: Vec<u8>) -> Response {
+    let headers = [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")];
+    (headers, body).into_response()
 }
 
 #[derive(Debug, Deserialize)]
