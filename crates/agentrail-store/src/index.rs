@@ -27,7 +27,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermSetQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -306,7 +306,7 @@ impl IndexQuery {
                 reason: format!("{column} is not an indexed id column"),
             })?;
             let terms = values.iter().map(|value| Term::from_field_text(field, value));
-            clauses.push((Occur::Must, Box::new(TermSetQuery::new(terms))));
+            clauses.push((Occur::Must, any_of(terms)));
         }
         if !self.searches.is_empty() {
             let defaults = fields.text.iter().map(|(_, field)| *field).collect();
@@ -321,6 +321,24 @@ impl IndexQuery {
             }
         }
         Ok(CompiledQuery { query: BooleanQuery::new(clauses) })
+    }
+}
+
+/// Lists up to this long become one term query per value: a
+/// `TermSetQuery` builds an FST of its terms, whose builder alone costs more
+/// than a millisecond, paid on every lookup.
+const MAX_TERM_QUERIES: usize = 64;
+
+/// A query matching documents with any of `terms`.
+fn any_of(terms: impl ExactSizeIterator<Item = Term>) -> Box<dyn Query> {
+    if terms.len() > MAX_TERM_QUERIES {
+        return Box::new(TermSetQuery::new(terms));
+    }
+    let mut queries: Vec<Box<dyn Query>> =
+        terms.map(|term| Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>).collect();
+    match queries.len() {
+        1 => queries.remove(0),
+        _ => Box::new(BooleanQuery::union(queries)),
     }
 }
 

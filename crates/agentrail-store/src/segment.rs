@@ -36,11 +36,24 @@ pub const BLOOM_COLUMNS: &[&str] = &[
     columns::TASK_ID,
 ];
 
-/// Columns that are (nearly) unique per row: no dictionary. A dictionary
-/// page is read whole before any data page of its column chunk, so for
-/// these it cost a lookup ~2.5 MB of reads to return 46 rows, and saved
-/// no space.
-const NO_DICTIONARY_COLUMNS: &[&str] = &[columns::EVENT_ID, columns::REQUEST_ID, columns::RAW, columns::MESSAGE];
+/// Columns written without a dictionary: those (nearly) unique per row and
+/// those whose dictionary outgrows what a lookup returns. A column chunk's
+/// dictionary page is read and decoded whole before any of its data pages,
+/// so with one 64k-row group per segment these dictionaries (~2.5 MB
+/// together) were most of what an index lookup of 46 rows read. Without
+/// them, zstd over 1,024-row pages still finds the repeats.
+const NO_DICTIONARY_COLUMNS: &[&[&str]] = &[
+    &[columns::EVENT_ID],
+    &[columns::REQUEST_ID],
+    &[columns::RAW],
+    &[columns::MESSAGE],
+    &[columns::TIME],
+    &[columns::RESOURCE],
+    &[columns::CREDENTIAL_ID],
+    &[columns::TRACE_ID],
+    &[columns::USER_AGENT],
+    &[columns::ATTRIBUTES, "entries", "values"],
+];
 
 /// Rows per row group: large enough for good compression, small enough that
 /// statistics prune well.
@@ -110,7 +123,8 @@ fn writer_properties() -> WriterProperties {
         builder = builder.set_column_bloom_filter_enabled(ColumnPath::from(*column), true);
     }
     for column in NO_DICTIONARY_COLUMNS {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+        let path = ColumnPath::new(column.iter().map(|part| (*part).to_owned()).collect());
+        builder = builder.set_column_dictionary_enabled(path, false);
     }
     builder.build()
 }

@@ -237,3 +237,34 @@ fn an_event_logged_twice_is_replayed_once() {
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!((ids.len(), unique.len()), (20, 20));
 }
+
+/// The layout an index lookup depends on: small data pages with a page
+/// index, and no dictionary page on the columns whose dictionary would cost
+/// a lookup more than the rows it returns.
+#[test]
+fn segments_have_small_pages_and_no_dictionary_on_near_unique_columns() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut store, _) = Store::open(dir.path(), options()).expect("opens");
+    store.append(sample_events(), Vec::new()).expect("durable");
+    store.seal().expect("seals");
+    let segment = &store.manifest().segments[0];
+    let file = File::open(dir.path().join(&segment.path)).expect("segment exists");
+    let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required);
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options).expect("parquet");
+    let metadata = reader.metadata();
+    let group = metadata.row_group(0);
+    let dictionary = |path: &str| {
+        let chunk = group.columns().iter().find(|c| c.column_path().string() == path).expect(path);
+        chunk.dictionary_page_offset().is_some()
+    };
+    for path in ["event_id", "request_id", "raw", "message", "time", "attributes.entries.values"] {
+        assert!(!dictionary(path), "{path} has a dictionary page");
+    }
+    for path in ["source", "action", "agent_id", "correlation_id", "attributes.entries.keys"] {
+        assert!(dictionary(path), "{path} has no dictionary page");
+    }
+    let offsets = metadata.offset_index().expect("page index read");
+    let pages = offsets[0][0].page_locations().len();
+    assert!(pages as u64 >= segment.rows / 1024, "{pages} pages for {} rows", segment.rows);
+}
