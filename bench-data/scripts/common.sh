@@ -12,6 +12,6 @@ bench_setup() {
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "rustc: $(rustc --version)"
   cargo build --release --quiet -p agentrail -p agentrail-bench-data
-  [ -s "$file" ] || ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --out "$dir"
+  [ -s "$file" ] || ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --mixed-only --out "$dir"
   python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use agentrail_bench_data::time::parse_date;
-use agentrail_bench_data::{Config, FileSink, generate};
+use agentrail_bench_data::{Config, FileSink, MixedSink, Sink, generate};
 use anyhow::{Context, bail};
 use clap::Parser;
 
@@ -30,6 +30,10 @@ struct Args {
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
+    /// Write only mixed.ndjson (and ground_truth.json), not a file per source:
+    /// large runs need half the disk.
+    #[arg(long)]
+    mixed_only: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,7 +42,14 @@ fn main() -> anyhow::Result<()> {
         bail!("--start must be a date like 2026-11-16, got {:?}", args.start);
     };
     let config = Config { seed: args.seed, events: args.events, days: args.days, start };
-    let mut sink = FileSink::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut sink: Box<dyn Sink> = if args.mixed_only {
+        let path = args.out.join("mixed.ndjson");
+        std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        Box::new(MixedSink { bytes: BufWriter::with_capacity(1 << 20, file) })
+    } else {
+        Box::new(FileSink::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?)
+    };
     let began = Instant::now();
     let mut last_report = Instant::now();
     let mut report = |p: agentrail_bench_data::Progress| {
@@ -54,7 +65,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
     };
-    let truth = generate(&config, &mut sink, &mut report)?;
+    let truth = generate(&config, sink.as_mut(), &mut report)?;
     let path = args.out.join("ground_truth.json");
     let mut file = BufWriter::new(File::create(&path).with_context(|| format!("creating {}", path.display()))?);
     serde_json::to_writer_pretty(&mut file, &truth)?;

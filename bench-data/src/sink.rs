@@ -38,19 +38,20 @@ pub fn write_mixed(out: &mut impl Write, emitted: &Emitted) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Only `mixed.ndjson`, in memory.
+/// Only `mixed.ndjson`, to any writer: in memory (`MixedSink::default()`)
+/// or a file (`benchgen --mixed-only`, for runs too large to write twice).
 #[derive(Debug, Default)]
-pub struct MixedSink {
-    pub bytes: Vec<u8>,
+pub struct MixedSink<W: Write = Vec<u8>> {
+    pub bytes: W,
 }
 
-impl Sink for MixedSink {
+impl<W: Write> Sink for MixedSink<W> {
     fn record(&mut self, emitted: Emitted) -> io::Result<()> {
         write_mixed(&mut self.bytes, &emitted)
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        Ok(())
+        self.bytes.flush()
     }
 }
 

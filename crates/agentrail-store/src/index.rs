@@ -29,7 +29,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::{DateTime, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
@@ -120,12 +120,26 @@ struct Fields {
 impl Fields {
     fn new() -> Fields {
         let mut builder = Schema::builder();
-        let exact = ID_COLUMNS.iter().chain(KEYWORD_COLUMNS).map(|c| (*c, builder.add_text_field(c, STRING))).collect();
-        // Positions make phrase queries work (`message:"access denied"`).
+        // Matches are ordered by time, never scored: no field norms (a byte
+        // per document and field) and, on exact terms, no frequencies.
+        let exact_terms = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        );
+        let exact = ID_COLUMNS
+            .iter()
+            .chain(KEYWORD_COLUMNS)
+            .map(|c| (*c, builder.add_text_field(c, exact_terms.clone())))
+            .collect();
+        // Positions make phrase queries work (`message:"access denied"`), and
+        // with them a search for a value the tokenizer splits (`i-0a7f34c3`).
         let words = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer("default")
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+                .set_fieldnorms(false),
         );
         let text = TEXT_COLUMNS.iter().map(|c| (*c, builder.add_text_field(c, words.clone()))).collect();
         let time = builder.add_date_field(
