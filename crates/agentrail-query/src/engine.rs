@@ -243,11 +243,15 @@ impl QueryEngine {
         filter: Expr,
         limit: Option<usize>,
     ) -> Result<Vec<serde_json::Value>, QueryError> {
+        // With a limit, a search reads only the newest matches (see `SegmentTable::newest`).
+        let events: Arc<dyn TableProvider> = match limit {
+            Some(limit) => Arc::new(self.events.newest(limit)),
+            None => Arc::clone(&self.events) as Arc<dyn TableProvider>,
+        };
         let answer = self
             .limited(move |context, limits| async move {
                 let mut frame = context
-                    .table("events")
-                    .await
+                    .read_table(events)
                     .and_then(|events| events.filter(filter))
                     .map_err(|e| QueryError::from_datafusion(e, limits))?;
                 if let Some(limit) = limit {

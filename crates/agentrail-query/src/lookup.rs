@@ -12,12 +12,14 @@
 //! `search()` is `Exact`: only the index can answer it, so the rows it
 //! selects are the answer.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use agentrail_store::index::ID_COLUMNS;
+use agentrail_store::index::TimedRow;
 use agentrail_store::{IndexError, IndexPart, IndexQuery, PartProblem, SegmentMeta};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -208,54 +210,130 @@ pub struct LookupSummary {
     pub selected: usize,
     pub whole: usize,
     pub rows_selected: u64,
+    /// Only the newest this many matches were selected.
+    pub newest: Option<usize>,
 }
 
-/// Decides how to read each segment for `query`.
+/// Decides how to read each segment for `query`: every matching row.
 pub fn plan_reads(
     cache: &PartCache,
     query: &IndexQuery,
     segments: &[&SegmentMeta],
 ) -> Result<(Vec<SegmentRead>, LookupSummary), IndexError> {
     let compiled = query.compile()?;
-    let mut summary =
-        LookupSummary { conditions: describe(query), segments: segments.len(), ..LookupSummary::default() };
     let mut reads = Vec::with_capacity(segments.len());
     for segment in segments {
         let read = match cache.part(segment) {
-            Err(problem) if !query.searches.is_empty() => {
-                return Err(IndexError::BadSearch {
-                    query: query.searches.join(" AND "),
-                    reason: format!(
-                        "search() cannot answer for segment {}: {problem}; \
-                         the store rebuilds index parts when it opens (`agentrail serve` or `agentrail ingest`)",
-                        segment.path
-                    ),
-                });
-            }
+            Err(problem) if !query.searches.is_empty() => return Err(search_refused(query, segment, &problem)),
             Err(_) => SegmentRead::Whole,
             Ok(part) => {
                 let rows = part.rows(&compiled)?;
                 let share = rows.len() as f64 / segment.rows.max(1) as f64;
-                if rows.is_empty() {
-                    SegmentRead::Skip
-                } else if query.searches.is_empty() && share > MAX_SELECTED_SHARE {
+                if query.searches.is_empty() && share > MAX_SELECTED_SHARE {
                     SegmentRead::Whole
                 } else {
-                    SegmentRead::Rows(rows)
+                    SegmentRead::rows(rows)
                 }
             }
         };
-        match &read {
-            SegmentRead::Skip => summary.skipped += 1,
-            SegmentRead::Rows(rows) => {
-                summary.selected += 1;
-                summary.rows_selected += rows.len() as u64;
-            }
-            SegmentRead::Whole => summary.whole += 1,
-        }
         reads.push(read);
     }
+    let summary = LookupSummary::of(query, &reads, None);
     Ok((reads, summary))
+}
+
+/// Decides how to read each segment for the newest `limit` matches of
+/// `query` (which holds a search) with a time in `[lower, upper]` (µs):
+/// those rows, and any others sharing the oldest of their times, so that
+/// the final sort by time breaks ties as it would over every match. Parts
+/// are asked newest segment first, and a segment that ends before the
+/// `limit`-th newest match found so far is not asked at all.
+///
+/// The bounds may be wider than the query's (`time < t` gives `upper = t`):
+/// matches at exactly `upper` are read but not counted toward `limit`, so
+/// however the exact filter above the scan treats them, `limit` rows remain.
+pub fn plan_newest(
+    cache: &PartCache,
+    query: &IndexQuery,
+    segments: &[&SegmentMeta],
+    (lower, upper): (Option<i64>, Option<i64>),
+    limit: usize,
+) -> Result<(Vec<SegmentRead>, LookupSummary), IndexError> {
+    let compiled = query.compile()?;
+    let mut order: Vec<usize> = (0..segments.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(segments[i].max_time_us));
+    // The `limit` newest counted times so far; its minimum is the threshold.
+    let mut newest: BinaryHeap<Reverse<i64>> = BinaryHeap::with_capacity(limit + 1);
+    let threshold = |newest: &BinaryHeap<Reverse<i64>>| match newest.peek() {
+        Some(Reverse(time)) if newest.len() >= limit => *time,
+        _ => i64::MIN,
+    };
+    let mut found: Vec<Vec<TimedRow>> = vec![Vec::new(); segments.len()];
+    for i in order {
+        let segment = segments[i];
+        if limit == 0 || segment.max_time_us < threshold(&newest) {
+            continue;
+        }
+        let part = cache.part(segment).map_err(|problem| search_refused(query, segment, &problem))?;
+        let mut matches = part.timed_rows(&compiled)?;
+        matches.retain(|m| lower.is_none_or(|l| m.time_us >= l) && upper.is_none_or(|u| m.time_us <= u));
+        for m in &matches {
+            if upper.is_none_or(|u| m.time_us < u) {
+                newest.push(Reverse(m.time_us));
+                if newest.len() > limit {
+                    newest.pop();
+                }
+            }
+        }
+        found[i] = matches;
+    }
+    let threshold = threshold(&newest);
+    let reads: Vec<SegmentRead> = found
+        .into_iter()
+        .map(|matches| {
+            let mut rows: Vec<u32> = matches.iter().filter(|m| m.time_us >= threshold).map(|m| m.row).collect();
+            rows.sort_unstable();
+            SegmentRead::rows(rows)
+        })
+        .collect();
+    let summary = LookupSummary::of(query, &reads, Some(limit));
+    Ok((reads, summary))
+}
+
+fn search_refused(query: &IndexQuery, segment: &SegmentMeta, problem: &PartProblem) -> IndexError {
+    IndexError::BadSearch {
+        query: query.searches.join(" AND "),
+        reason: format!(
+            "search() cannot answer for segment {}: {problem}; \
+             the store rebuilds index parts when it opens (`agentrail serve` or `agentrail ingest`)",
+            segment.path
+        ),
+    }
+}
+
+impl SegmentRead {
+    /// The rows to read, or nothing to read when there are none.
+    fn rows(rows: Vec<u32>) -> SegmentRead {
+        if rows.is_empty() { SegmentRead::Skip } else { SegmentRead::Rows(rows) }
+    }
+}
+
+impl LookupSummary {
+    fn of(query: &IndexQuery, reads: &[SegmentRead], newest: Option<usize>) -> LookupSummary {
+        let mut summary =
+            LookupSummary { conditions: describe(query), segments: reads.len(), newest, ..LookupSummary::default() };
+        for read in reads {
+            match read {
+                SegmentRead::Skip => summary.skipped += 1,
+                SegmentRead::Rows(rows) => {
+                    summary.selected += 1;
+                    summary.rows_selected += rows.len() as u64;
+                }
+                SegmentRead::Whole => summary.whole += 1,
+            }
+        }
+        summary
+    }
 }
 
 fn describe(query: &IndexQuery) -> String {
@@ -323,7 +401,11 @@ impl DisplayAs for IndexLookupExec {
             f,
             "IndexLookupExec: {}, segments={}, skipped={}, by_rows={}, whole={}, rows_selected={}",
             s.conditions, s.segments, s.skipped, s.selected, s.whole, s.rows_selected
-        )
+        )?;
+        match s.newest {
+            Some(limit) => write!(f, ", newest={limit}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -27,7 +27,9 @@ use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProvide
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 
-use crate::lookup::{IndexLookupExec, PartCache, SegmentRead, index_query, plan_reads, row_selection, search_argument};
+use crate::lookup::{
+    IndexLookupExec, PartCache, SegmentRead, index_query, plan_newest, plan_reads, row_selection, search_argument,
+};
 
 /// A table over a list of Parquet segments sharing one schema.
 #[derive(Debug)]
@@ -41,6 +43,8 @@ pub struct SegmentTable {
     time_column: &'static str,
     /// The segments' index parts, for a table that has them (`events`).
     index: Option<Arc<PartCache>>,
+    /// A view for "the newest N matches of a search": see [`SegmentTable::newest`].
+    newest: Option<usize>,
 }
 
 impl SegmentTable {
@@ -51,6 +55,23 @@ impl SegmentTable {
             segments: RwLock::new(Arc::new(segments)),
             time_column,
             index: None,
+            newest: None,
+        }
+    }
+
+    /// A view of the current segments whose scans, when the filters are a
+    /// search with time bounds, read only the `limit` newest matches (and
+    /// ties): for `ORDER BY time DESC LIMIT n` over a search, which
+    /// DataFusion cannot push into a scan. A common word then reads `limit`
+    /// rows, not every match. Other filters scan as the table does.
+    pub fn newest(&self, limit: usize) -> SegmentTable {
+        SegmentTable {
+            schema: Arc::clone(&self.schema),
+            root: self.root.clone(),
+            segments: RwLock::new(self.segments()),
+            time_column: self.time_column,
+            index: self.index.clone(),
+            newest: Some(limit),
         }
     }
 
@@ -67,6 +88,12 @@ impl SegmentTable {
     pub fn with_index(mut self, parts: Arc<PartCache>) -> Self {
         self.index = Some(parts);
         self
+    }
+
+    /// Whether the index and the time bounds alone decide `filter`.
+    fn search_or_time_bound(&self, filter: &Expr) -> bool {
+        search_argument(filter).is_some()
+            || TimeBounds::from_filters(self.time_column, std::slice::from_ref(filter)) != TimeBounds::default()
     }
 
     /// The segments whose time span meets `[lower, upper]` (microseconds).
@@ -117,8 +144,14 @@ impl TableProvider for SegmentTable {
         let query = index_query(filters);
         let (files, lookup) = match &self.index {
             Some(parts) if !query.is_empty() => {
-                let (reads, summary) =
-                    plan_reads(parts, &query, &candidates).map_err(|e| DataFusionError::Plan(e.to_string()))?;
+                let newest = self
+                    .newest
+                    .filter(|_| !query.searches.is_empty() && filters.iter().all(|f| self.search_or_time_bound(f)));
+                let (reads, summary) = match newest {
+                    Some(limit) => plan_newest(parts, &query, &candidates, (bounds.lower, bounds.upper), limit),
+                    None => plan_reads(parts, &query, &candidates),
+                }
+                .map_err(|e| DataFusionError::Plan(e.to_string()))?;
                 let files = candidates
                     .iter()
                     .zip(reads)

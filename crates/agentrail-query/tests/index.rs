@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use agentrail_collect::{SourceChoice, builtin_normalizer};
-use agentrail_event::Event;
-use agentrail_query::{Answer, QueryEngine, QueryLimits};
+use agentrail_event::{Event, Timestamp};
+use agentrail_query::{Answer, QueryEngine, QueryLimits, SearchRequest, search};
 use agentrail_store::index::part_path;
 use agentrail_store::{IndexPart, Store, StoreOptions};
 use datafusion::arrow::array::{Array, AsArray};
@@ -167,6 +167,40 @@ fn search_finds_words_and_ids_and_explains_its_mistakes() {
     assert!(error.contains("condition of its own"), "{error}");
     let error = run_err(&engine, "SELECT event_id FROM events WHERE search('x') OR agent_id = 'a'");
     assert!(error.contains("condition of its own"), "{error}");
+}
+
+/// `search` reads only the newest matches from the index (plus ties), and
+/// that gives what sorting every match would: newest first, then by id,
+/// inside `[from, to)`, with `truncated` when more matched.
+#[test]
+fn search_reads_the_newest_matches_and_agrees_with_sorting_every_match() {
+    let (dir, events) = sample_store();
+    let engine = engine(dir.path());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut cloudtrail: Vec<&Event> = events.iter().filter(|e| e.source == "aws.cloudtrail").collect();
+    cloudtrail.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.event_id.cmp(&b.event_id)));
+    assert!(cloudtrail.len() > 40, "enough matches: {}", cloudtrail.len());
+    let newest_ids = |from: Option<Timestamp>, to: Option<Timestamp>, limit: usize| {
+        let request = SearchRequest { query: "source:aws.cloudtrail".into(), from, to, limit };
+        let answer = runtime.block_on(search(&engine, &request)).expect("search answers");
+        let ids: Vec<String> = answer.events.iter().map(|e| e["event_id"].as_str().unwrap_or("").to_owned()).collect();
+        (ids, answer.truncated)
+    };
+    let want = |within: &[&&Event], limit: usize| -> (Vec<String>, bool) {
+        (within.iter().take(limit).map(|e| e.event_id.clone()).collect(), within.len() > limit)
+    };
+
+    let all: Vec<&&Event> = cloudtrail.iter().collect();
+    for limit in [1, 7, 25, cloudtrail.len(), cloudtrail.len() + 5] {
+        assert_eq!(newest_ids(None, None, limit), want(&all, limit), "limit {limit}");
+    }
+    // `to` is exclusive and lands on an event's own time; `from` inclusive.
+    let to = cloudtrail[10].time;
+    let from = cloudtrail[cloudtrail.len() - 10].time;
+    let within: Vec<&&Event> = cloudtrail.iter().filter(|e| e.time >= from && e.time < to).collect();
+    for limit in [1, 5, within.len()] {
+        assert_eq!(newest_ids(Some(from), Some(to), limit), want(&within, limit), "limit {limit} in [from, to)");
+    }
 }
 
 #[test]

@@ -418,10 +418,16 @@ impl IndexPart {
 
     /// The rows of the segment that match, in ascending order.
     pub fn rows(&self, query: &CompiledQuery) -> Result<Vec<u32>, IndexError> {
-        let searcher = self.reader.searcher();
-        let mut rows = searcher.search(&query.query, &RowCollector).map_err(tantivy_error(&self.path))?;
+        let mut rows: Vec<u32> = self.timed_rows(query)?.into_iter().map(|m| m.row).collect();
         rows.sort_unstable();
         Ok(rows)
+    }
+
+    /// The rows that match with their event time (µs), in no order: what a
+    /// "newest first" lookup ranks.
+    pub fn timed_rows(&self, query: &CompiledQuery) -> Result<Vec<TimedRow>, IndexError> {
+        let searcher = self.reader.searcher();
+        searcher.search(&query.query, &TimedRowCollector).map_err(tantivy_error(&self.path))
     }
 
     /// Documents in the part: the segment's row count when they agree.
@@ -430,42 +436,53 @@ impl IndexPart {
     }
 }
 
-/// Collects the `row` fast field of every matching document.
-struct RowCollector;
-
-struct RowSegmentCollector {
-    rows: Column<u64>,
-    found: Vec<u32>,
+/// A matching row of a segment and its event time in µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimedRow {
+    pub time_us: i64,
+    pub row: u32,
 }
 
-impl Collector for RowCollector {
-    type Fruit = Vec<u32>;
-    type Child = RowSegmentCollector;
+/// Collects the `row` and `time` fast fields of every matching document.
+struct TimedRowCollector;
 
-    fn for_segment(&self, _segment: u32, reader: &SegmentReader) -> tantivy::Result<RowSegmentCollector> {
-        Ok(RowSegmentCollector { rows: reader.fast_fields().u64(ROW)?, found: Vec::new() })
+struct TimedRowSegmentCollector {
+    rows: Column<u64>,
+    times: Column<DateTime>,
+    found: Vec<TimedRow>,
+}
+
+impl Collector for TimedRowCollector {
+    type Fruit = Vec<TimedRow>;
+    type Child = TimedRowSegmentCollector;
+
+    fn for_segment(&self, _segment: u32, reader: &SegmentReader) -> tantivy::Result<TimedRowSegmentCollector> {
+        let fast = reader.fast_fields();
+        Ok(TimedRowSegmentCollector { rows: fast.u64(ROW)?, times: fast.date(columns::TIME)?, found: Vec::new() })
     }
 
     fn requires_scoring(&self) -> bool {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<u32>>) -> tantivy::Result<Vec<u32>> {
+    fn merge_fruits(&self, fruits: Vec<Vec<TimedRow>>) -> tantivy::Result<Vec<TimedRow>> {
         Ok(fruits.concat())
     }
 }
 
-impl SegmentCollector for RowSegmentCollector {
-    type Fruit = Vec<u32>;
+impl SegmentCollector for TimedRowSegmentCollector {
+    type Fruit = Vec<TimedRow>;
 
     fn collect(&mut self, doc: u32, _score: Score) {
         if let Some(row) = self.rows.first(doc) {
+            // Every event has a time; a document without one would sort oldest.
+            let time_us = self.times.first(doc).map_or(i64::MIN, DateTime::into_timestamp_micros);
             // Segments hold far fewer than 2^32 rows.
-            self.found.push(row as u32);
+            self.found.push(TimedRow { time_us, row: row as u32 });
         }
     }
 
-    fn harvest(self) -> Vec<u32> {
+    fn harvest(self) -> Vec<TimedRow> {
         self.found
     }
 }
