@@ -18,6 +18,7 @@ use datafusion::logical_expr::{Expr, col, lit};
 use serde_json::{Map, Value, json};
 
 use crate::engine::{QueryEngine, QueryError};
+use crate::table::time_literal;
 
 /// How far an expansion may grow before it stops and says so.
 const MAX_EXPANSION_ROUNDS: usize = 16;
@@ -109,26 +110,35 @@ impl Keys {
         None
     }
 
-    /// A filter for the events that may join: a superset, checked exactly by [`Keys::link`].
-    fn candidates(&self) -> Option<Expr> {
+    /// Filters for the events that may join, one per link so that each is
+    /// an index lookup (the index answers conjunctions, not `OR`): together
+    /// a superset, checked exactly by [`Keys::link`].
+    fn candidates(&self) -> Vec<Expr> {
         let list = |values: Vec<&String>| values.into_iter().map(|v| lit(v.as_str())).collect::<Vec<_>>();
-        let mut any: Vec<Expr> = Vec::new();
+        let mut filters = Vec::new();
         if !self.traces.is_empty() {
-            any.push(col("trace_id").in_list(list(self.traces.iter().collect()), false));
+            filters.push(col("trace_id").in_list(list(self.traces.iter().collect()), false));
         }
         if !self.credentials.is_empty() {
-            any.push(col("credential_id").in_list(list(self.credentials.keys().collect()), false));
+            // Only inside the credentials' windows: segments outside are not opened.
+            let issued = self.credentials.values().map(|(issued, _)| *issued).min().unwrap_or(i64::MIN);
+            let expires = self.credentials.values().map(|(_, expires)| *expires).max().unwrap_or(i64::MAX);
+            filters.push(
+                col("credential_id")
+                    .in_list(list(self.credentials.keys().collect()), false)
+                    .and(col("time").between(time_literal(issued), time_literal(expires))),
+            );
         }
         if !self.agent_tasks.is_empty() {
             let agents: BTreeSet<&String> = self.agent_tasks.iter().map(|(a, _)| a).collect();
             let tasks: BTreeSet<&String> = self.agent_tasks.iter().map(|(_, t)| t).collect();
-            any.push(
+            filters.push(
                 col("agent_id")
                     .in_list(list(agents.into_iter().collect()), false)
                     .and(col("task_id").in_list(list(tasks.into_iter().collect()), false)),
             );
         }
-        any.into_iter().reduce(Expr::or)
+        filters
     }
 }
 
@@ -158,9 +168,16 @@ pub async fn replay(engine: &QueryEngine, correlation_id: &str, expand: bool) ->
                 truncated = true;
                 break;
             }
-            let Some(filter) = keys.candidates() else { break };
+            let filters = keys.candidates();
+            if filters.is_empty() {
+                break;
+            }
+            let mut candidates = Vec::new();
+            for filter in filters {
+                candidates.extend(engine.select(filter).await?);
+            }
             let mut added = Vec::new();
-            for candidate in engine.select(filter).await? {
+            for candidate in candidates {
                 let id = event_id(&candidate);
                 if seen.contains(&id) {
                     continue;

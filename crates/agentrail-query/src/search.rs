@@ -2,12 +2,12 @@
 //! a time range. What `agentrail search` and `GET /api/v1/search` answer.
 
 use agentrail_event::Timestamp;
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{Expr, col, lit};
+use datafusion::logical_expr::{col, lit};
 use serde_json::{Value, json};
 
 use crate::engine::{QueryEngine, QueryError};
 use crate::lookup::search_udf;
+use crate::table::time_literal;
 
 /// Most events one search returns unless asked for fewer.
 pub const DEFAULT_SEARCH_LIMIT: usize = 100;
@@ -52,18 +52,14 @@ pub async fn search(engine: &QueryEngine, request: &SearchRequest) -> Result<Sea
     }
     let mut filter = search_udf().call(vec![lit(request.query.as_str())]);
     if let Some(from) = request.from {
-        filter = filter.and(col("time").gt_eq(time_literal(from)));
+        filter = filter.and(col("time").gt_eq(time_literal(from.as_micros())));
     }
     if let Some(to) = request.to {
-        filter = filter.and(col("time").lt(time_literal(to)));
+        filter = filter.and(col("time").lt(time_literal(to.as_micros())));
     }
     // One more than asked says whether there were more.
     let mut events = engine.select_newest(filter, Some(request.limit.saturating_add(1))).await?;
     let truncated = events.len() > request.limit;
     events.truncate(request.limit);
     Ok(SearchAnswer { query: request.query.clone(), events, truncated })
-}
-
-fn time_literal(time: Timestamp) -> Expr {
-    lit(ScalarValue::TimestampMicrosecond(Some(time.as_micros()), Some("UTC".into())))
 }

@@ -274,6 +274,11 @@ impl TimeBounds {
     }
 }
 
+/// A UTC timestamp literal of `micros` µs, as the time columns hold.
+pub fn time_literal(micros: i64) -> Expr {
+    Expr::Literal(ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into())), None)
+}
+
 fn is_column(expr: &Expr, name: &str) -> bool {
     match expr {
         Expr::Column(column) => column.name == name,
