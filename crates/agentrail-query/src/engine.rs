@@ -202,6 +202,14 @@ impl QueryEngine {
         Ok(true)
     }
 
+    /// Opens the index part of every listed segment, so that a server's
+    /// first lookups do not each open them (~1 ms a part). Returns how many
+    /// opened; a part that cannot be used is left to the lookups, which scan
+    /// its segment instead.
+    pub fn warm_index(&self) -> usize {
+        self.events.segments().iter().filter(|segment| self.parts.warm(segment)).count()
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }

@@ -172,6 +172,12 @@ impl PartCache {
         }
     }
 
+    /// Opens `segment`'s part ahead of its first lookup; false when it has
+    /// none that can be used (lookups then scan, as they would anyway).
+    pub fn warm(&self, segment: &SegmentMeta) -> bool {
+        self.part(segment).is_ok()
+    }
+
     /// A segment's part, if it has one that agrees with the segment. A
     /// missing part is not remembered: a server may be rebuilding it.
     fn part(&self, segment: &SegmentMeta) -> Result<Arc<IndexPart>, PartProblem> {

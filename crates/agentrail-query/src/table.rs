@@ -80,7 +80,8 @@ impl SegmentTable {
         *self.segments.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(segments);
     }
 
-    fn segments(&self) -> Arc<Vec<SegmentMeta>> {
+    /// The segments scans read now.
+    pub fn segments(&self) -> Arc<Vec<SegmentMeta>> {
         Arc::clone(&self.segments.read().unwrap_or_else(PoisonError::into_inner))
     }
 

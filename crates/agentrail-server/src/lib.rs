@@ -92,6 +92,14 @@ pub async fn serve(
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
     let metrics = Metrics::default();
     let engine = Arc::new(QueryEngine::open(store.dir(), query_limits)?);
+    tokio::task::spawn_blocking({
+        let engine = Arc::clone(&engine);
+        move || {
+            let started = std::time::Instant::now();
+            let parts = engine.warm_index();
+            tracing::info!(parts, seconds = started.elapsed().as_secs_f64(), "index parts opened for lookups");
+        }
+    });
     let collector = kafka.map(|kafka| KafkaCollector::start(kafka, &normalizer, Arc::clone(&metrics))).transpose()?;
     let (writer, writer_thread) = writer::start(store, writer_options, Arc::clone(&metrics));
     let (stop, stopping) = tokio::sync::watch::channel(false);
