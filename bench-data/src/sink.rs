@@ -40,9 +40,16 @@ pub fn write_mixed(out: &mut impl Write, emitted: &Emitted) -> io::Result<()> {
 
 /// Only `mixed.ndjson`, to any writer: in memory (`MixedSink::default()`)
 /// or a file (`benchgen --mixed-only`, for runs too large to write twice).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MixedSink<W: Write = Vec<u8>> {
     pub bytes: W,
+}
+
+// Only the in-memory sink has a default, so `MixedSink::default()` needs no type.
+impl Default for MixedSink {
+    fn default() -> Self {
+        MixedSink { bytes: Vec::new() }
+    }
 }
 
 impl<W: Write> Sink for MixedSink<W> {
