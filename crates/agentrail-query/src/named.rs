@@ -94,7 +94,7 @@ impl NamedQuery {
                     return Err(invalid(format!("parameter {} is declared twice", param.name)));
                 }
                 params.push(param);
-            } else if !description.is_empty() && params.is_empty() && !line.is_empty() {
+            } else if !description.is_empty() && params.is_empty() && !line.is_empty() && !is_header_field(line) {
                 // A description may go on over several comment lines.
                 description.push(line.to_owned());
             }
@@ -146,6 +146,25 @@ impl NamedQuery {
         }
         Ok(values)
     }
+}
+
+/// Whether a header line is a `key: value` field of its own (a rule's
+/// `severity:`), not more of the description.
+pub fn is_header_field(line: &str) -> bool {
+    line.split_once(':').is_some_and(|(key, _)| {
+        !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+    })
+}
+
+/// The `key: value` fields of a file's leading comment lines, in order.
+pub fn header_fields(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .take_while(|line| line.starts_with("--"))
+        .map(|line| line.trim_start_matches('-').trim())
+        .filter(|line| is_header_field(line))
+        .filter_map(|line| line.split_once(':').map(|(k, v)| (k.to_owned(), v.trim().to_owned())))
+        .collect()
 }
 
 /// `name [= default] [description]`.

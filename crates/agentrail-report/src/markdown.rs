@@ -1,0 +1,55 @@
+//! The report as Markdown, for a chat channel or a ticket.
+
+use std::fmt::Write;
+
+use crate::rule::Severity;
+use crate::run::Report;
+
+/// Events listed per finding before "and N more".
+const EVENTS_SHOWN: usize = 5;
+
+/// Renders `report`; `replay_url` (e.g. `http://agentrail:7070/api/v1/replay/`)
+/// turns correlation ids into links to their replay.
+pub fn render_markdown(report: &Report, replay_url: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# agentrail anomaly report, {}\n", report.generated_at);
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .map(|severity| format!("{} {}", report.count(*severity), severity))
+        .collect();
+    let _ = writeln!(out, "{} findings: {}. {} rules ran.\n", report.findings.len(), counts.join(", "), report.rules_run.len());
+    for error in &report.errors {
+        let _ = writeln!(out, "- **rule {} failed**: {}", error.rule, error.error);
+    }
+    if !report.errors.is_empty() {
+        out.push('\n');
+    }
+    for finding in &report.findings {
+        let _ = writeln!(out, "## [{}] {}: {}\n", finding.severity, finding.rule, finding.title);
+        let who = match (&finding.agent_id, &finding.on_behalf_of) {
+            (Some(agent), Some(user)) => format!("agent `{agent}` on behalf of `{user}`"),
+            (Some(agent), None) => format!("agent `{agent}`, no human principal"),
+            (None, Some(user)) => format!("on behalf of `{user}`"),
+            (None, None) => "no agent named".to_owned(),
+        };
+        let _ = writeln!(out, "- {who}; {} events from {} to {}", finding.count, finding.first_seen, finding.last_seen);
+        if let Some(correlation) = &finding.correlation_id {
+            match replay_url {
+                Some(url) => {
+                    let _ = writeln!(out, "- replay: [{correlation}]({url}{correlation})");
+                }
+                None => {
+                    let _ = writeln!(out, "- replay: `agentrail replay {correlation}`");
+                }
+            }
+        }
+        let shown: Vec<String> = finding.event_ids.iter().take(EVENTS_SHOWN).map(|id| format!("`{id}`")).collect();
+        let more = finding.count.saturating_sub(EVENTS_SHOWN);
+        let _ = write!(out, "- events: {}", shown.join(", "));
+        if more > 0 {
+            let _ = write!(out, " and {more} more");
+        }
+        out.push_str("\n\n");
+    }
+    out
+}

@@ -1,0 +1,180 @@
+//! Running rules over a window and grouping their rows into findings.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use agentrail_event::Timestamp;
+use agentrail_query::{OutputFormat, QueryEngine, render};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::rule::{BASELINE_PARAM, Rule, Rules, Severity};
+
+/// The columns a rule's query must return.
+const REQUIRED_COLUMNS: [&str; 3] = ["event_id", "time", "finding"];
+
+/// The time span one run of a rule covers: `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    #[serde(serialize_with = "rfc3339")]
+    pub from: Timestamp,
+    #[serde(serialize_with = "rfc3339")]
+    pub to: Timestamp,
+}
+
+impl Window {
+    /// The `length` before `to`.
+    pub fn ending(to: Timestamp, length: Duration) -> Window {
+        let micros = i64::try_from(length.as_micros()).unwrap_or(i64::MAX);
+        Window { from: Timestamp::from_micros(to.as_micros().saturating_sub(micros)), to }
+    }
+}
+
+fn rfc3339<S: serde::Serializer>(time: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(time)
+}
+
+/// What deserves a look: the events one rule found, grouped by its `finding` column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    pub title: String,
+    /// In time order.
+    pub event_ids: Vec<String>,
+    pub agent_id: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub correlation_id: Option<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub count: usize,
+}
+
+/// One rule's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleRun {
+    pub rule: String,
+    pub severity: Severity,
+    pub window: Window,
+    pub findings: usize,
+    pub events: usize,
+    pub seconds: f64,
+}
+
+/// A rule that could not run, or whose file could not be used.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleFailure {
+    pub rule: String,
+    pub error: String,
+}
+
+/// Every rule's findings, most severe first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    #[serde(serialize_with = "rfc3339")]
+    pub generated_at: Timestamp,
+    pub findings: Vec<Finding>,
+    pub rules_run: Vec<RuleRun>,
+    pub errors: Vec<RuleFailure>,
+}
+
+impl Report {
+    /// The number of findings of `severity`.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == severity).count()
+    }
+}
+
+/// Runs every rule on `engine`, each over the window ending at `now` that
+/// its look-back gives (or `since`, for all of them). A rule that fails is
+/// reported in `errors`; the others still run.
+pub async fn run_rules(engine: &QueryEngine, rules: &Rules, now: Timestamp, since: Option<Duration>) -> Report {
+    let mut report = Report { generated_at: now, findings: Vec::new(), rules_run: Vec::new(), errors: Vec::new() };
+    for rule in rules.iter() {
+        let window = Window::ending(now, since.unwrap_or(rule.lookback));
+        let started = Instant::now();
+        match run_rule(engine, rule, window).await {
+            Ok((findings, events)) => {
+                report.rules_run.push(RuleRun {
+                    rule: rule.name().to_owned(),
+                    severity: rule.severity,
+                    window,
+                    findings: findings.len(),
+                    events,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+                report.findings.extend(findings);
+            }
+            Err(error) => {
+                tracing::warn!(rule = rule.name(), %error, "the rule failed");
+                report.errors.push(RuleFailure { rule: rule.name().to_owned(), error });
+            }
+        }
+    }
+    report.findings.sort_by(|a, b| {
+        b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)).then_with(|| b.last_seen.cmp(&a.last_seen))
+    });
+    report
+}
+
+/// One rule's findings and the number of events in them.
+async fn run_rule(engine: &QueryEngine, rule: &Rule, window: Window) -> Result<(Vec<Finding>, usize), String> {
+    let mut given = vec![("from".to_owned(), window.from.to_string()), ("to".to_owned(), window.to.to_string())];
+    if let Some(baseline) = rule.baseline {
+        let start = Window::ending(window.from, baseline).from;
+        given.push((BASELINE_PARAM.to_owned(), start.to_string()));
+    }
+    let values = rule.query.bind(&given).map_err(|e| e.to_string())?;
+    let answer = engine.query_with_params(&rule.query.sql, values).await.map_err(|e| e.to_string())?;
+    let columns: Vec<&str> = answer.schema.fields().iter().map(|f| f.name().as_str()).collect();
+    if let Some(missing) = REQUIRED_COLUMNS.iter().find(|c| !columns.contains(c)) {
+        return Err(format!(
+            "its query returns no `{missing}` column (a rule returns event_id, time and finding, \
+             and may return title, agent_id, on_behalf_of, correlation_id)"
+        ));
+    }
+    let bytes = render(&answer, OutputFormat::Json).map_err(|e| e.to_string())?;
+    let rows: Vec<Map<String, Value>> =
+        serde_json::from_slice(&bytes).map_err(|e| format!("cannot read back its rows: {e}"))?;
+    let events = rows.len();
+    Ok((group(rule, rows), events))
+}
+
+fn text(row: &Map<String, Value>, column: &str) -> Option<String> {
+    match row.get(column)? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Rows grouped by `finding`, each group's events in time order.
+fn group(rule: &Rule, rows: Vec<Map<String, Value>>) -> Vec<Finding> {
+    let mut groups: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
+    for row in rows {
+        let key = text(&row, "finding").unwrap_or_else(|| "(no finding key)".to_owned());
+        groups.entry(key).or_default().push(row);
+    }
+    groups
+        .into_iter()
+        .map(|(key, mut rows)| {
+            rows.sort_by_cached_key(|row| (text(row, "time"), text(row, "event_id")));
+            let first = |column: &str| rows.iter().find_map(|row| text(row, column));
+            let mut event_ids: Vec<String> = rows.iter().filter_map(|row| text(row, "event_id")).collect();
+            event_ids.dedup();
+            Finding {
+                rule: rule.name().to_owned(),
+                severity: rule.severity,
+                title: first("title").unwrap_or(key),
+                count: event_ids.len(),
+                agent_id: first("agent_id"),
+                on_behalf_of: first("on_behalf_of"),
+                correlation_id: first("correlation_id"),
+                first_seen: rows.first().and_then(|row| text(row, "time")).unwrap_or_default(),
+                last_seen: rows.last().and_then(|row| text(row, "time")).unwrap_or_default(),
+                event_ids,
+            }
+        })
+        .collect()
+}
