@@ -11,7 +11,7 @@
 -- Kubernetes audit, GitHub, OTLP telemetry) carry none, so such a record is
 -- cleared when the same agent has an approved destructive gateway record
 -- within 10 seconds of it; without one it fires too (an agent that deleted
--- without passing through the gateway).
+-- without passing through the gateway). One finding per agent and hour.
 WITH destructive AS (
   SELECT * FROM events
   WHERE actor_type = 'agent'
@@ -23,7 +23,7 @@ approved AS (
   SELECT agent_id, time FROM destructive WHERE source = 'agent' AND approval_id IS NOT NULL
 )
 SELECT d.event_id, d.time, d.agent_id, d.on_behalf_of, d.correlation_id,
-       concat(d.agent_id, ' ', coalesce(d.correlation_id, d.task_id, d.event_id)) AS finding,
+       concat(d.agent_id, ' ', CAST(date_trunc('hour', d.time) AS VARCHAR)) AS finding,
        concat(d.agent_id, ' ran ', d.action, ' without an approval') AS title
 FROM destructive d
 WHERE d.approval_id IS NULL

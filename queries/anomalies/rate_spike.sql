@@ -13,7 +13,9 @@
 -- Counted per agent and UTC clock hour, on the gateway's records (one per
 -- tool call; other systems' records of the same calls would count them
 -- again). The baseline mean is the agent's calls in the baseline divided by
--- its hours. Why 10x and 30: an agent's busy hours run to about three times
+-- the hours from its first call there to the window (a store younger than
+-- the baseline, or an agent deployed within it, is not diluted by hours it
+-- did not exist; at least one hour). Why 10x and 30: an agent's busy hours run to about three times
 -- its mean (batch jobs, a person's working day), so 10x is well clear of
 -- normal; 30 keeps an agent that averages 0.5 calls an hour from firing on
 -- 5. An agent with no baseline calls is new: see new_system_for_agent.
@@ -27,7 +29,7 @@ WITH calls AS (
 ),
 baseline AS (
   SELECT agent_id,
-         count(*) / ((date_part('epoch', to_timestamp_micros($from)) - date_part('epoch', to_timestamp_micros($baseline_from))) / 3600.0) AS per_hour
+         count(*) / greatest(1.0, (date_part('epoch', to_timestamp_micros($from)) - date_part('epoch', min(time))) / 3600.0) AS per_hour
   FROM calls
   WHERE time < to_timestamp_micros($from)
   GROUP BY agent_id

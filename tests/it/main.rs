@@ -8,4 +8,5 @@ mod kafka;
 mod normalize;
 mod query;
 mod replay;
+mod report;
 mod serve;

@@ -151,9 +151,8 @@ impl NamedQuery {
 /// Whether a header line is a `key: value` field of its own (a rule's
 /// `severity:`), not more of the description.
 pub fn is_header_field(line: &str) -> bool {
-    line.split_once(':').is_some_and(|(key, _)| {
-        !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-    })
+    line.split_once(':')
+        .is_some_and(|(key, _)| !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
 }
 
 /// The `key: value` fields of a file's leading comment lines, in order.

@@ -13,11 +13,15 @@ const EVENTS_SHOWN: usize = 5;
 pub fn render_markdown(report: &Report, replay_url: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# agentrail anomaly report, {}\n", report.generated_at);
-    let counts: Vec<String> = Severity::ALL
-        .iter()
-        .map(|severity| format!("{} {}", report.count(*severity), severity))
-        .collect();
-    let _ = writeln!(out, "{} findings: {}. {} rules ran.\n", report.findings.len(), counts.join(", "), report.rules_run.len());
+    let counts: Vec<String> =
+        Severity::ALL.iter().map(|severity| format!("{} {}", report.count(*severity), severity)).collect();
+    let _ = writeln!(
+        out,
+        "{} findings: {}. {} rules ran.\n",
+        report.findings.len(),
+        counts.join(", "),
+        report.rules_run.len()
+    );
     for error in &report.errors {
         let _ = writeln!(out, "- **rule {} failed**: {}", error.rule, error.error);
     }
@@ -32,7 +36,9 @@ pub fn render_markdown(report: &Report, replay_url: Option<&str>) -> String {
             (None, Some(user)) => format!("on behalf of `{user}`"),
             (None, None) => "no agent named".to_owned(),
         };
-        let _ = writeln!(out, "- {who}; {} events from {} to {}", finding.count, finding.first_seen, finding.last_seen);
+        let events = if finding.count == 1 { "event" } else { "events" };
+        let _ =
+            writeln!(out, "- {who}; {} {events} from {} to {}", finding.count, finding.first_seen, finding.last_seen);
         if let Some(correlation) = &finding.correlation_id {
             match replay_url {
                 Some(url) => {

@@ -108,6 +108,18 @@ pub enum RuleError {
     Invalid { file: String, problem: String },
 }
 
+impl RuleError {
+    /// The name of the rule the error is about: its file's stem.
+    pub fn rule(&self) -> String {
+        let file = match self {
+            RuleError::Read { path, .. } => path.display().to_string(),
+            RuleError::Invalid { file, .. } | RuleError::Query(NamedQueryError::Invalid { file, .. }) => file.clone(),
+            RuleError::Query(_) => return "(rules)".to_owned(),
+        };
+        Path::new(&file).file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or(file)
+    }
+}
+
 /// One rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -124,9 +136,7 @@ impl Rule {
         let query = NamedQuery::parse(file, text, origin)?;
         let invalid = |problem: String| RuleError::Invalid { file: file.to_owned(), problem };
         let fields: BTreeMap<String, String> = header_fields(text).into_iter().collect();
-        let field = |key: &str| {
-            fields.get(key).ok_or_else(|| invalid(format!("the header needs a `-- {key}:` line")))
-        };
+        let field = |key: &str| fields.get(key).ok_or_else(|| invalid(format!("the header needs a `-- {key}:` line")));
         let duration = |key: &str, text: &str| parse_duration(text).map_err(|e| invalid(format!("{key}: {e}")));
         let severity = field("severity")?;
         let severity = Severity::parse(severity)
@@ -156,10 +166,7 @@ impl Rule {
         }
         let reserved = |name: &str| WINDOW_PARAMS.contains(&name) || name == BASELINE_PARAM;
         if let Some(param) = query.params.iter().find(|p| !reserved(&p.name) && p.default.is_none()) {
-            return Err(invalid(format!(
-                "parameter {} needs a default: the report binds only the window",
-                param.name
-            )));
+            return Err(invalid(format!("parameter {} needs a default: the report binds only the window", param.name)));
         }
         Ok(Rule { query, severity, schedule, lookback, baseline })
     }
@@ -252,7 +259,8 @@ mod tests {
 
     const HEADER: &str = "-- description: x\n-- severity: high\n-- schedule: 15m\n-- lookback: 24h\n";
     const WINDOW: &str = "-- param: from\n-- param: to\n";
-    const SQL: &str = "SELECT event_id FROM events WHERE time >= to_timestamp_micros($from) AND time < to_timestamp_micros($to)";
+    const SQL: &str =
+        "SELECT event_id FROM events WHERE time >= to_timestamp_micros($from) AND time < to_timestamp_micros($to)";
 
     #[test]
     fn every_builtin_rule_parses_with_its_header() {
@@ -281,7 +289,12 @@ mod tests {
             (ok.replace("-- param: to\n", "").replace("AND time < to_timestamp_micros($to)", ""), "$to"),
             (ok.replace("-- param: from\n", "-- param: from = 2026-01-01T00:00:00Z\n"), "no default"),
             (format!("{HEADER}-- baseline: 7d\n{WINDOW}{SQL}"), "baseline_from"),
-            (format!("{HEADER}{WINDOW}-- param: baseline_from\n{SQL} AND time > to_timestamp_micros($baseline_from)"), "baseline:"),
+            (
+                format!(
+                    "{HEADER}{WINDOW}-- param: baseline_from\n{SQL} AND time > to_timestamp_micros($baseline_from)"
+                ),
+                "baseline:",
+            ),
             (format!("{HEADER}{WINDOW}-- param: limit\n{SQL} LIMIT CAST($limit AS INT)"), "limit needs a default"),
         ];
         for (text, named) in cases {

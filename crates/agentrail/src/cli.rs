@@ -69,6 +69,53 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List the source mappings: name, origin, detection rule, columns filled.
     Sources(MappingArgs),
+    /// Run the anomaly rules (built in, and `--rules DIR`) and print what
+    /// deserves a look: findings grouped per rule, most severe first.
+    ///
+    /// Each rule looks back over its own window (its `lookback`), or all over
+    /// `--since`. A rule that fails, or a rule file that cannot be used, is
+    /// reported by name and the others still run. Exit status: 0 no
+    /// findings, 1 findings, 2 error (a rule failed, or nothing could run).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The data directory.
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// Look back this far for every rule (15m, 24h, 7d) instead of each
+    /// rule's own look-back.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub since: Option<std::time::Duration>,
+
+    /// The end of the window: now unless given (RFC 3339), e.g. to report
+    /// on a past day.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// A directory of extra or replacement rules (*.sql).
+    #[arg(long, env = "AGENTRAIL_RULES", value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+
+    /// JSON (the document `GET /api/v1/reports` serves) or Markdown.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: ReportFormat,
+
+    /// Stop each rule after this many seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Md,
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    agentrail_report::duration::parse_duration(text)
 }
 
 #[derive(Debug, Args)]

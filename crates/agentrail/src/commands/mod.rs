@@ -5,6 +5,7 @@ mod normalize;
 mod queries;
 mod query;
 mod replay;
+mod report;
 mod search;
 mod serve;
 mod sources;
@@ -23,5 +24,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Sources(args) => sources::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
