@@ -59,3 +59,40 @@ pub fn render_markdown(report: &Report, replay_url: Option<&str>) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use agentrail_event::Timestamp;
+
+    use super::*;
+    use crate::run::{Finding, RuleFailure};
+
+    #[test]
+    fn findings_read_as_headings_with_who_when_and_a_replay_link() {
+        let finding = Finding {
+            rule: "shared_credential".into(),
+            severity: Severity::High,
+            title: "credential K is used by more than one agent".into(),
+            event_ids: (0..7).map(|i| format!("e{i}")).collect(),
+            agent_id: Some("bot-a".into()),
+            on_behalf_of: None,
+            correlation_id: Some("corr-1".into()),
+            first_seen: "2026-11-18T10:00:00Z".into(),
+            last_seen: "2026-11-18T11:00:00Z".into(),
+            count: 7,
+        };
+        let report = Report {
+            generated_at: Timestamp::from_micros(0),
+            findings: vec![finding],
+            rules_run: Vec::new(),
+            errors: vec![RuleFailure { rule: "broken".into(), error: "no severity".into() }],
+        };
+        let text = render_markdown(&report, Some("http://agentrail:7070/api/v1/replay/"));
+        assert!(text.contains("1 findings: 0 critical, 1 high, 0 medium, 0 low"), "{text}");
+        assert!(text.contains("**rule broken failed**: no severity"), "{text}");
+        assert!(text.contains("## [high] shared_credential: credential K is used by more than one agent"), "{text}");
+        assert!(text.contains("agent `bot-a`, no human principal; 7 events"), "{text}");
+        assert!(text.contains("[corr-1](http://agentrail:7070/api/v1/replay/corr-1)"), "{text}");
+        assert!(text.contains("`e4` and 2 more"), "{text}");
+    }
+}

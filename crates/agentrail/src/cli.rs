@@ -99,7 +99,7 @@ pub struct ReportArgs {
     #[arg(long, env = "AGENTRAIL_RULES", value_name = "DIR")]
     pub rules: Option<PathBuf>,
 
-    /// JSON (the document `GET /api/v1/reports` serves) or Markdown.
+    /// JSON, for machines, or Markdown, for a chat channel or a ticket.
     #[arg(long, value_enum, default_value = "md")]
     pub format: ReportFormat,
 
