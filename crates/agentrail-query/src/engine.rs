@@ -98,6 +98,13 @@ impl Answer {
     pub fn rows(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
+
+    /// The rows as JSON objects keyed by column (times as RFC 3339 text),
+    /// as `--format json` prints them.
+    pub fn json_rows(&self) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, QueryError> {
+        let bytes = render(self, OutputFormat::Json).map_err(|e| QueryError::Sql(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| QueryError::Sql(format!("cannot read back the rows: {e}")))
+    }
 }
 
 /// SQL over one data directory's `events` and `quarantine` tables, as of
@@ -271,8 +278,7 @@ impl QueryEngine {
                 collect(frame, limits).await
             })
             .await?;
-        let bytes = render(&answer, OutputFormat::Json).map_err(|e| QueryError::Sql(e.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|e| QueryError::Sql(format!("cannot read back the rows: {e}")))
+        Ok(answer.json_rows()?.into_iter().map(serde_json::Value::Object).collect())
     }
 
     /// Runs `work` on the engine's own threads so that a timeout answers on

@@ -84,8 +84,7 @@ impl NamedQuery {
         }
         let mut description = Vec::new();
         let mut params: Vec<Param> = Vec::new();
-        for line in text.lines().map(str::trim).take_while(|line| line.starts_with("--")) {
-            let line = line.trim_start_matches('-').trim();
+        for line in header_lines(text) {
             if let Some(rest) = line.strip_prefix("description:") {
                 description.push(rest.trim().to_owned());
             } else if let Some(rest) = line.strip_prefix("param:") {
@@ -155,12 +154,17 @@ pub fn is_header_field(line: &str) -> bool {
         .is_some_and(|(key, _)| !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
 }
 
-/// The `key: value` fields of a file's leading comment lines, in order.
-pub fn header_fields(text: &str) -> Vec<(String, String)> {
+/// The text of a file's leading comment lines, without their `--`.
+fn header_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
         .map(str::trim)
         .take_while(|line| line.starts_with("--"))
         .map(|line| line.trim_start_matches('-').trim())
+}
+
+/// The `key: value` fields of a file's leading comment lines, in order.
+pub fn header_fields(text: &str) -> Vec<(String, String)> {
+    header_lines(text)
         .filter(|line| is_header_field(line))
         .filter_map(|line| line.split_once(':').map(|(k, v)| (k.to_owned(), v.trim().to_owned())))
         .collect()
@@ -209,6 +213,17 @@ fn placeholders(sql: &str) -> BTreeSet<String> {
     found
 }
 
+/// The `*.sql` files of `dir` (one level), sorted: a directory of named
+/// queries or of rules.
+pub fn sql_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sql") && path.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// The named queries a process knows: the built-in ones, then those of a
 /// directory (adding, or replacing by name).
 #[derive(Debug, Clone)]
@@ -230,13 +245,7 @@ impl NamedQueries {
     /// The built-in queries plus every `*.sql` of `dir` (one level).
     pub fn with_dir(dir: &Path) -> Result<NamedQueries, NamedQueryError> {
         let mut named = NamedQueries::builtin()?;
-        let read_error = |source| NamedQueryError::Read { path: dir.to_owned(), source };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(read_error)?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "sql") && path.is_file())
-            .collect();
-        files.sort();
+        let files = sql_files(dir).map_err(|source| NamedQueryError::Read { path: dir.to_owned(), source })?;
         for path in files {
             let text = std::fs::read_to_string(&path)
                 .map_err(|source| NamedQueryError::Read { path: path.clone(), source })?;

@@ -24,7 +24,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agentrail_query::named::header_fields;
+use agentrail_query::named::{header_fields, sql_files};
 use agentrail_query::{NamedQuery, NamedQueryError};
 use serde::Serialize;
 
@@ -212,13 +212,7 @@ impl Rules {
     /// still load; a directory that cannot be read is an error of its own.
     pub fn with_dir(dir: &Path) -> Result<(Rules, Vec<RuleError>), RuleError> {
         let mut rules = Rules::builtin()?;
-        let read_error = |source| RuleError::Read { path: dir.to_owned(), source };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(read_error)?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "sql") && path.is_file())
-            .collect();
-        files.sort();
+        let files = sql_files(dir).map_err(|source| RuleError::Read { path: dir.to_owned(), source })?;
         let mut broken = Vec::new();
         for path in files {
             let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use agentrail_event::Timestamp;
-use agentrail_query::{OutputFormat, QueryEngine, render};
+use agentrail_query::QueryEngine;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -133,9 +133,7 @@ async fn run_rule(engine: &QueryEngine, rule: &Rule, window: Window) -> Result<(
              and may return title, agent_id, on_behalf_of, correlation_id)"
         ));
     }
-    let bytes = render(&answer, OutputFormat::Json).map_err(|e| e.to_string())?;
-    let rows: Vec<Map<String, Value>> =
-        serde_json::from_slice(&bytes).map_err(|e| format!("cannot read back its rows: {e}"))?;
+    let rows = answer.json_rows().map_err(|e| e.to_string())?;
     let events = rows.len();
     Ok((group(rule, rows), events))
 }

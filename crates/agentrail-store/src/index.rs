@@ -418,7 +418,8 @@ impl IndexPart {
 
     /// The rows of the segment that match, in ascending order.
     pub fn rows(&self, query: &CompiledQuery) -> Result<Vec<u32>, IndexError> {
-        let mut rows: Vec<u32> = self.timed_rows(query)?.into_iter().map(|m| m.row).collect();
+        let collector = TimedRowCollector { with_time: false };
+        let mut rows: Vec<u32> = self.search(query, &collector)?.into_iter().map(|m| m.row).collect();
         rows.sort_unstable();
         Ok(rows)
     }
@@ -426,8 +427,11 @@ impl IndexPart {
     /// The rows that match with their event time (µs), in no order: what a
     /// "newest first" lookup ranks.
     pub fn timed_rows(&self, query: &CompiledQuery) -> Result<Vec<TimedRow>, IndexError> {
-        let searcher = self.reader.searcher();
-        searcher.search(&query.query, &TimedRowCollector).map_err(tantivy_error(&self.path))
+        self.search(query, &TimedRowCollector { with_time: true })
+    }
+
+    fn search(&self, query: &CompiledQuery, collector: &TimedRowCollector) -> Result<Vec<TimedRow>, IndexError> {
+        self.reader.searcher().search(&query.query, collector).map_err(tantivy_error(&self.path))
     }
 
     /// Documents in the part: the segment's row count when they agree.
@@ -443,12 +447,16 @@ pub struct TimedRow {
     pub row: u32,
 }
 
-/// Collects the `row` and `time` fast fields of every matching document.
-struct TimedRowCollector;
+/// Collects the `row` fast field of every matching document, and its
+/// `time` when asked (an id lookup does not need it: it is a second column
+/// read per match on the replay path).
+struct TimedRowCollector {
+    with_time: bool,
+}
 
 struct TimedRowSegmentCollector {
     rows: Column<u64>,
-    times: Column<DateTime>,
+    times: Option<Column<DateTime>>,
     found: Vec<TimedRow>,
 }
 
@@ -458,7 +466,8 @@ impl Collector for TimedRowCollector {
 
     fn for_segment(&self, _segment: u32, reader: &SegmentReader) -> tantivy::Result<TimedRowSegmentCollector> {
         let fast = reader.fast_fields();
-        Ok(TimedRowSegmentCollector { rows: fast.u64(ROW)?, times: fast.date(columns::TIME)?, found: Vec::new() })
+        let times = if self.with_time { Some(fast.date(columns::TIME)?) } else { None };
+        Ok(TimedRowSegmentCollector { rows: fast.u64(ROW)?, times, found: Vec::new() })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -476,7 +485,8 @@ impl SegmentCollector for TimedRowSegmentCollector {
     fn collect(&mut self, doc: u32, _score: Score) {
         if let Some(row) = self.rows.first(doc) {
             // Every event has a time; a document without one would sort oldest.
-            let time_us = self.times.first(doc).map_or(i64::MIN, DateTime::into_timestamp_micros);
+            let time = self.times.as_ref().and_then(|times| times.first(doc));
+            let time_us = time.map_or(i64::MIN, DateTime::into_timestamp_micros);
             // Segments hold far fewer than 2^32 rows.
             self.found.push(TimedRow { time_us, row: row as u32 });
         }
