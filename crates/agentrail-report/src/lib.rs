@@ -14,8 +14,10 @@
 //!   each rule on its own (one failing does not stop the others), rows
 //!   grouped into [`Finding`](run::Finding)s.
 //! - [`markdown`]: the report for a chat channel.
+//! - [`html`]: the report as one self-contained page with charts.
 
 pub mod duration;
+pub mod html;
 pub mod markdown;
 pub mod rule;
 pub mod run;
