@@ -172,7 +172,7 @@ fn activity_chart(out: &mut String, report: &Report, activity: &[Activity]) {
     let _ = write!(
         out,
         "<h2>Activity per agent</h2><div class=\"panel\"><div class=\"muted\">events per hour, darker is busier; \
-         a red dot marks an hour in which a finding about the agent begins</div>\
+         a dot marks an hour in which a finding about the agent begins, in its severity's colour</div>\
          <svg id=\"chart-activity\" role=\"img\" aria-label=\"activity per agent\" width=\"100%\" viewBox=\"0 0 {} {height}\">",
         label + width + 10.0
     );

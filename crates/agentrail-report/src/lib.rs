@@ -23,4 +23,4 @@ pub mod rule;
 pub mod run;
 
 pub use rule::{Rule, RuleError, Rules, Severity};
-pub use run::{Finding, Report, RuleFailure, RuleRun, Window, run_rules};
+pub use run::{Finding, Report, RuleFailure, RuleRun, Window, activity, run_rules};

@@ -8,6 +8,7 @@ use agentrail_query::QueryEngine;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::html::Activity;
 use crate::rule::{BASELINE_PARAM, Rule, Rules, Severity};
 
 /// The columns a rule's query must return.
@@ -175,4 +176,32 @@ fn group(rule: &Rule, rows: Vec<Map<String, Value>>) -> Vec<Finding> {
             }
         })
         .collect()
+}
+
+/// Events per agent and hour over the span of the report's windows, for the
+/// HTML page's chart.
+pub async fn activity(engine: &QueryEngine, report: &Report) -> Result<Vec<Activity>, String> {
+    let (Some(from), Some(to)) = (
+        report.rules_run.iter().map(|run| run.window.from).min(),
+        report.rules_run.iter().map(|run| run.window.to).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let sql = "SELECT agent_id, CAST(date_trunc('hour', time) AS BIGINT) AS hour_us, count(*) AS events \
+               FROM events WHERE actor_type = 'agent' AND agent_id IS NOT NULL \
+               AND time >= to_timestamp_micros($from) AND time < to_timestamp_micros($to) GROUP BY 1, 2";
+    let params = vec![("from".to_owned(), from.to_string()), ("to".to_owned(), to.to_string())];
+    let answer = engine.query_with_params(sql, params).await.map_err(|e| e.to_string())?;
+    let bytes = render(&answer, OutputFormat::Json).map_err(|e| e.to_string())?;
+    let rows: Vec<Map<String, Value>> = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            Some(Activity {
+                agent_id: row.get("agent_id")?.as_str()?.to_owned(),
+                hour_us: row.get("hour_us")?.as_i64()?,
+                events: row.get("events")?.as_u64()?,
+            })
+        })
+        .collect())
 }

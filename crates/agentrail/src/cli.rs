@@ -99,7 +99,8 @@ pub struct ReportArgs {
     #[arg(long, env = "AGENTRAIL_RULES", value_name = "DIR")]
     pub rules: Option<PathBuf>,
 
-    /// JSON, for machines, or Markdown, for a chat channel or a ticket.
+    /// JSON, for machines; Markdown, for a chat channel or a ticket; or one
+    /// self-contained HTML page with charts.
     #[arg(long, value_enum, default_value = "md")]
     pub format: ReportFormat,
 
@@ -112,6 +113,7 @@ pub struct ReportArgs {
 pub enum ReportFormat {
     Json,
     Md,
+    Html,
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use agentrail_event::Timestamp;
 use agentrail_query::QueryLimits;
+use agentrail_report::html::render_html;
 use agentrail_report::markdown::render_markdown;
-use agentrail_report::{RuleFailure, Rules, run_rules};
+use agentrail_report::{RuleFailure, Rules, activity, run_rules};
 use anyhow::Context;
 
 use crate::cli::{ReportArgs, ReportFormat};
@@ -26,7 +27,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let limits = QueryLimits { timeout: Duration::from_secs(args.timeout), ..QueryLimits::default() };
     let engine = setup::query_engine(&args.data_dir, limits)?;
-    let mut report = setup::query_runtime()?.block_on(run_rules(&engine, &rules, until, args.since));
+    let runtime = setup::query_runtime()?;
+    let mut report = runtime.block_on(run_rules(&engine, &rules, until, args.since));
     // Unusable files come first: a rule that silently never runs is the worst outcome.
     let unusable = broken.iter().map(|error| RuleFailure { rule: error.rule(), error: error.to_string() });
     report.errors.splice(0..0, unusable);
@@ -38,6 +40,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             writeln!(out)?;
         }
         ReportFormat::Md => out.write_all(render_markdown(&report, None).as_bytes())?,
+        ReportFormat::Html => {
+            // The chart is a nicety: without it the page still lists every finding.
+            let activity = runtime.block_on(activity(&engine, &report)).unwrap_or_else(|error| {
+                eprintln!("agentrail report: no activity chart: {error}");
+                Vec::new()
+            });
+            out.write_all(render_html(&report, &activity, None).as_bytes())?;
+        }
     }
     for error in &report.errors {
         eprintln!("agentrail report: rule {}: {}", error.rule, error.error);
