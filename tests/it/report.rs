@@ -108,3 +108,49 @@ fn a_broken_or_failing_rule_is_named_and_the_others_still_run() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("\"soon\" is not a duration"), "{}", stderr(&output));
 }
+
+/// The HTML page, rendered by a real browser (headless chromium): the DOM it
+/// builds has the summary, both charts and every finding, and a screenshot
+/// is kept under `target/test-artifacts/` for a person to look at.
+#[test]
+fn the_html_report_renders_in_a_real_browser() {
+    let (_data, dir) = sample_store("report-html");
+    let mut args = vec!["report", "--data-dir", &dir, "--format", "html"];
+    args.extend(REPORT);
+    let output = run(&args, b"");
+    assert_eq!(output.status.code(), Some(1), "findings exit 1: {}", stderr(&output));
+    let page = String::from_utf8(output.stdout).expect("UTF-8 page");
+    let (json, _, _) = report(&dir, &[]);
+    let findings = json["findings"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(findings > 0);
+
+    let work = TempDir::new("report-html-page");
+    let file = work.path().join("report.html");
+    std::fs::write(&file, &page).expect("page written");
+    let url = format!("file://{}", file.display());
+    let chromium = |extra: &[&str]| {
+        let mut command = std::process::Command::new("chromium");
+        command.args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,2400"]);
+        command.args(extra).arg(&url);
+        let output = command.output().expect("chromium runs (CI installs Debian's chromium)");
+        assert!(output.status.success(), "chromium: {}", String::from_utf8_lossy(&output.stderr));
+        output
+    };
+    let dom = String::from_utf8_lossy(&chromium(&["--dump-dom"]).stdout).into_owned();
+    for id in ["count-high", "count-medium", "chart-rules", "chart-activity"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "the rendered page has #{id}");
+    }
+    assert_eq!(dom.matches("class=\"finding\"").count(), findings, "one card per finding");
+
+    let artifacts = workspace_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifact dir");
+    let screenshot = artifacts.join("report.png");
+    let _ = std::fs::remove_file(&screenshot);
+    chromium(&[&format!("--screenshot={}", screenshot.display())]);
+    let png = std::fs::read(&screenshot).expect("screenshot written");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    // IHDR: width and height, big-endian, at bytes 16..24.
+    let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+    assert_eq!(width, 1200);
+    assert!(png.len() > 50_000, "a page with content, not a blank one ({} bytes)", png.len());
+}
