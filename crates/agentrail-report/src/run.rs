@@ -192,8 +192,7 @@ pub async fn activity(engine: &QueryEngine, report: &Report) -> Result<Vec<Activ
                AND time >= to_timestamp_micros($from) AND time < to_timestamp_micros($to) GROUP BY 1, 2";
     let params = vec![("from".to_owned(), from.to_string()), ("to".to_owned(), to.to_string())];
     let answer = engine.query_with_params(sql, params).await.map_err(|e| e.to_string())?;
-    let bytes = render(&answer, OutputFormat::Json).map_err(|e| e.to_string())?;
-    let rows: Vec<Map<String, Value>> = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    let rows = answer.json_rows().map_err(|e| e.to_string())?;
     Ok(rows
         .iter()
         .filter_map(|row| {
