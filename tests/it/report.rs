@@ -115,7 +115,8 @@ fn a_broken_or_failing_rule_is_named_and_the_others_still_run() {
 #[test]
 fn the_html_report_renders_in_a_real_browser() {
     let (_data, dir) = sample_store("report-html");
-    let mut args = vec!["report", "--data-dir", &dir, "--format", "html"];
+    let replay = "http://agentrail.example:7070/api/v1/replay/";
+    let mut args = vec!["report", "--data-dir", &dir, "--format", "html", "--replay-url", replay];
     args.extend(REPORT);
     let output = run(&args, b"");
     assert_eq!(output.status.code(), Some(1), "findings exit 1: {}", stderr(&output));
@@ -141,6 +142,8 @@ fn the_html_report_renders_in_a_real_browser() {
         assert!(dom.contains(&format!("id=\"{id}\"")), "the rendered page has #{id}");
     }
     assert_eq!(dom.matches("class=\"finding\"").count(), findings, "one card per finding");
+    let links = dom.matches(&format!("class=\"replay\" href=\"{replay}corr-")).count();
+    assert!(links > 0 && links <= findings, "findings link to their replay ({links} links)");
 
     let artifacts = workspace_root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifact dir");

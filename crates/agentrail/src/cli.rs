@@ -104,6 +104,12 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value = "md")]
     pub format: ReportFormat,
 
+    /// Where the server answers replays, e.g.
+    /// http://agentrail:7070/api/v1/replay/ : each finding's correlation id
+    /// becomes a link to it (otherwise the report shows the replay command).
+    #[arg(long, env = "AGENTRAIL_REPLAY_URL", value_name = "URL")]
+    pub replay_url: Option<String>,
+
     /// Stop each rule after this many seconds.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,

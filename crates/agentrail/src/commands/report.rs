@@ -39,14 +39,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &report).context("cannot write the report")?;
             writeln!(out)?;
         }
-        ReportFormat::Md => out.write_all(render_markdown(&report, None).as_bytes())?,
+        ReportFormat::Md => out.write_all(render_markdown(&report, args.replay_url.as_deref()).as_bytes())?,
         ReportFormat::Html => {
             // The chart is a nicety: without it the page still lists every finding.
             let activity = runtime.block_on(activity(&engine, &report)).unwrap_or_else(|error| {
                 eprintln!("agentrail report: no activity chart: {error}");
                 Vec::new()
             });
-            out.write_all(render_html(&report, &activity, None).as_bytes())?;
+            out.write_all(render_html(&report, &activity, args.replay_url.as_deref()).as_bytes())?;
         }
     }
     for error in &report.errors {
