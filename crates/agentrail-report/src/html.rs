@@ -269,6 +269,7 @@ mod tests {
             rule: "scope_violation".into(),
             severity: Severity::High,
             title: "<script>alert(1)</script> was denied".into(),
+            key: "k".into(),
             event_ids: vec!["e\"1".into()],
             agent_id: Some("bot<a>".into()),
             on_behalf_of: Some("alice@example.com".into()),

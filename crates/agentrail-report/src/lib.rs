@@ -13,10 +13,12 @@
 //! - [`run`]: running rules over a window on a [`QueryEngine`](agentrail_query::QueryEngine),
 //!   each rule on its own (one failing does not stop the others), rows
 //!   grouped into [`Finding`](run::Finding)s.
+//! - [`history`]: the scheduled runs kept under the data directory.
 //! - [`markdown`]: the report for a chat channel.
 //! - [`html`]: the report as one self-contained page with charts.
 
 pub mod duration;
+pub mod history;
 pub mod html;
 pub mod markdown;
 pub mod rule;

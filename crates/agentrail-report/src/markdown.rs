@@ -73,6 +73,7 @@ mod tests {
             rule: "shared_credential".into(),
             severity: Severity::High,
             title: "credential K is used by more than one agent".into(),
+            key: "credential K".into(),
             event_ids: (0..7).map(|i| format!("e{i}")).collect(),
             agent_id: Some("bot-a".into()),
             on_behalf_of: None,

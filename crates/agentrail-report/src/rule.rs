@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use agentrail_query::named::{header_fields, sql_files};
 use agentrail_query::{NamedQuery, NamedQueryError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::duration::{format_duration, parse_duration};
 
@@ -55,7 +55,7 @@ pub const WINDOW_PARAMS: [&str; 2] = ["from", "to"];
 pub const BASELINE_PARAM: &str = "baseline_from";
 
 /// How much a finding matters, most severe last (so `max` is the worst).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,

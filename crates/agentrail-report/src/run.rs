@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use agentrail_event::Timestamp;
 use agentrail_query::QueryEngine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::html::Activity;
@@ -15,11 +15,9 @@ use crate::rule::{BASELINE_PARAM, Rule, Rules, Severity};
 const REQUIRED_COLUMNS: [&str; 3] = ["event_id", "time", "finding"];
 
 /// The time span one run of a rule covers: `[from, to)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
-    #[serde(serialize_with = "rfc3339")]
     pub from: Timestamp,
-    #[serde(serialize_with = "rfc3339")]
     pub to: Timestamp,
 }
 
@@ -31,16 +29,15 @@ impl Window {
     }
 }
 
-fn rfc3339<S: serde::Serializer>(time: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(time)
-}
-
 /// What deserves a look: the events one rule found, grouped by its `finding` column.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub rule: String,
     pub severity: Severity,
     pub title: String,
+    /// The rule's `finding` value: what makes this finding the same one
+    /// from run to run (a credential, an agent's hour).
+    pub key: String,
     /// In time order.
     pub event_ids: Vec<String>,
     pub agent_id: Option<String>,
@@ -52,7 +49,7 @@ pub struct Finding {
 }
 
 /// One rule's run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleRun {
     pub rule: String,
     pub severity: Severity,
@@ -63,16 +60,15 @@ pub struct RuleRun {
 }
 
 /// A rule that could not run, or whose file could not be used.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleFailure {
     pub rule: String,
     pub error: String,
 }
 
 /// Every rule's findings, most severe first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    #[serde(serialize_with = "rfc3339")]
     pub generated_at: Timestamp,
     pub findings: Vec<Finding>,
     pub rules_run: Vec<RuleRun>,
@@ -92,30 +88,47 @@ impl Report {
 pub async fn run_rules(engine: &QueryEngine, rules: &Rules, now: Timestamp, since: Option<Duration>) -> Report {
     let mut report = Report { generated_at: now, findings: Vec::new(), rules_run: Vec::new(), errors: Vec::new() };
     for rule in rules.iter() {
-        let window = Window::ending(now, since.unwrap_or(rule.lookback));
-        let started = Instant::now();
-        match run_rule(engine, rule, window).await {
-            Ok((findings, events)) => {
-                report.rules_run.push(RuleRun {
-                    rule: rule.name().to_owned(),
-                    severity: rule.severity,
-                    window,
-                    findings: findings.len(),
-                    events,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
+        match run_one(engine, rule, Window::ending(now, since.unwrap_or(rule.lookback))).await {
+            Ok((run, findings)) => {
+                report.rules_run.push(run);
                 report.findings.extend(findings);
             }
-            Err(error) => {
-                tracing::warn!(rule = rule.name(), %error, "the rule failed");
-                report.errors.push(RuleFailure { rule: rule.name().to_owned(), error });
-            }
+            Err(failure) => report.errors.push(failure),
         }
     }
-    report.findings.sort_by(|a, b| {
-        b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)).then_with(|| b.last_seen.cmp(&a.last_seen))
-    });
+    report.sort_findings();
     report
+}
+
+/// Runs one rule over `window`.
+pub async fn run_one(engine: &QueryEngine, rule: &Rule, window: Window) -> Result<(RuleRun, Vec<Finding>), RuleFailure> {
+    let started = Instant::now();
+    match run_rule(engine, rule, window).await {
+        Ok((findings, events)) => {
+            let run = RuleRun {
+                rule: rule.name().to_owned(),
+                severity: rule.severity,
+                window,
+                findings: findings.len(),
+                events,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            Ok((run, findings))
+        }
+        Err(error) => {
+            tracing::warn!(rule = rule.name(), %error, "the rule failed");
+            Err(RuleFailure { rule: rule.name().to_owned(), error })
+        }
+    }
+}
+
+impl Report {
+    /// Most severe first, then by rule, then the most recent first.
+    pub fn sort_findings(&mut self) {
+        self.findings.sort_by(|a, b| {
+            b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)).then_with(|| b.last_seen.cmp(&a.last_seen))
+        });
+    }
 }
 
 /// One rule's findings and the number of events in them.
@@ -165,7 +178,8 @@ fn group(rule: &Rule, rows: Vec<Map<String, Value>>) -> Vec<Finding> {
             Finding {
                 rule: rule.name().to_owned(),
                 severity: rule.severity,
-                title: first("title").unwrap_or(key),
+                title: first("title").unwrap_or_else(|| key.clone()),
+                key,
                 count: event_ids.len(),
                 agent_id: first("agent_id"),
                 on_behalf_of: first("on_behalf_of"),

@@ -5,9 +5,10 @@
 //! is acknowledged; [`segment`]s (Parquet) with their [`index`] parts (Tantivy) and the [`manifest`] that lists
 //! them come after, and the log is only trimmed once its entries are sealed.
 //! [`store::Store`] ties them together, with deduplication by event id;
-//! rejected records go to [`quarantine`]. This crate knows nothing of HTTP or Kafka: callers
+//! rejected records go to [`quarantine`]; small state files are replaced [`durable`]ly. This crate knows nothing of HTTP or Kafka: callers
 //! acknowledge, or commit offsets, after [`wal::Wal::sync`] returns.
 
+pub mod durable;
 pub mod index;
 pub mod manifest;
 pub mod quarantine;

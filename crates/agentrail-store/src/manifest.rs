@@ -1,17 +1,17 @@
 //! The manifest: the one list of sealed segments, replaced atomically.
 //!
 //! A segment exists for readers only once the manifest lists it. The manifest
-//! is written under a temporary name, fsynced, renamed over the old one and
-//! its directory fsynced, so after any crash it is either the old list or the
-//! new one. It also records how far the write-ahead log is sealed, which is
+//! is replaced whole ([`crate::durable::replace_file`]), so after any crash
+//! it is either the old list or the new one. It also records how far the write-ahead log is sealed, which is
 //! where replay starts.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable::replace_file;
 use crate::segment::SegmentMeta;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -58,19 +58,9 @@ impl Manifest {
     /// Replaces the manifest on disk, atomically and durably.
     pub fn store(&self, data_dir: &Path) -> Result<(), ManifestError> {
         let path = data_dir.join(MANIFEST_FILE);
-        let temporary = data_dir.join(format!(".{MANIFEST_FILE}.tmp"));
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| ManifestError::Io { path, source }
-        };
         let text =
             serde_json::to_vec_pretty(self).map_err(|source| ManifestError::Invalid { path: path.clone(), source })?;
-        let mut file = File::create(&temporary).map_err(io(&temporary))?;
-        file.write_all(&text).and_then(|()| file.sync_all()).map_err(io(&temporary))?;
-        drop(file);
-        fs::rename(&temporary, &path).map_err(io(&path))?;
-        File::open(data_dir).and_then(|d| d.sync_all()).map_err(io(data_dir))?;
-        Ok(())
+        replace_file(&path, &text).map_err(|(path, source)| ManifestError::Io { path, source })
     }
 
     pub fn total_rows(&self) -> u64 {

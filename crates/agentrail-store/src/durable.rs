@@ -1,0 +1,44 @@
+//! Small files replaced whole, atomically and durably: written under a
+//! temporary name beside the target, fsynced, renamed over it, and the
+//! directory fsynced so the new name survives a crash. A reader sees the
+//! old file or the new one, never a part.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+/// Replaces `path` with `bytes`. The error names the file that failed.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.tmp"));
+    let at = |path: &Path| {
+        let path = path.to_owned();
+        move |error| (path, error)
+    };
+    let mut file = File::create(&temporary).map_err(at(&temporary))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(at(&temporary))?;
+    drop(file);
+    fs::rename(&temporary, path).map_err(at(path))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_replaced_whole_and_no_temporary_is_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.json");
+        replace_file(&path, b"first").expect("written");
+        replace_file(&path, b"second").expect("replaced");
+        assert_eq!(fs::read(&path).expect("read"), b"second");
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+
+        let missing = dir.path().join("no-such-dir/state.json");
+        let (failed, _) = replace_file(&missing, b"x").expect_err("no directory");
+        assert!(failed.starts_with(dir.path().join("no-such-dir")), "{}", failed.display());
+    }
+}
