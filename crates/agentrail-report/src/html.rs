@@ -231,13 +231,12 @@ fn finding_card(out: &mut String, index: usize, finding: &Finding, replay_url: O
         escape(&finding.last_seen)
     );
     if let Some(correlation) = &finding.correlation_id {
-        match replay_url {
-            Some(url) => {
+        match replay_url.and_then(|url| finding.replay_link(url)) {
+            Some(link) => {
                 let _ = write!(
                     out,
-                    "<div>replay: <a class=\"replay\" href=\"{}{}\">{}</a></div>",
-                    escape(url),
-                    escape(correlation),
+                    "<div>replay: <a class=\"replay\" href=\"{}\">{}</a></div>",
+                    escape(&link),
                     escape(correlation)
                 );
             }

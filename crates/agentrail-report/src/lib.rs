@@ -16,11 +16,13 @@
 //! - [`history`]: the scheduled runs kept under the data directory.
 //! - [`markdown`]: the report for a chat channel.
 //! - [`html`]: the report as one self-contained page with charts.
+//! - [`notify`]: the webhook payloads (Slack-compatible and generic) for a run's new findings.
 
 pub mod duration;
 pub mod history;
 pub mod html;
 pub mod markdown;
+pub mod notify;
 pub mod rule;
 pub mod run;
 

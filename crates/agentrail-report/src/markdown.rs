@@ -40,9 +40,9 @@ pub fn render_markdown(report: &Report, replay_url: Option<&str>) -> String {
         let _ =
             writeln!(out, "- {who}; {} {events} from {} to {}", finding.count, finding.first_seen, finding.last_seen);
         if let Some(correlation) = &finding.correlation_id {
-            match replay_url {
-                Some(url) => {
-                    let _ = writeln!(out, "- replay: [{correlation}]({url}{correlation})");
+            match replay_url.and_then(|url| finding.replay_link(url)) {
+                Some(link) => {
+                    let _ = writeln!(out, "- replay: [{correlation}]({link})");
                 }
                 None => {
                     let _ = writeln!(out, "- replay: `agentrail replay {correlation}`");

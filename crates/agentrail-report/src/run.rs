@@ -122,6 +122,24 @@ pub async fn run_one(engine: &QueryEngine, rule: &Rule, window: Window) -> Resul
     }
 }
 
+impl Finding {
+    /// The link to this finding's replay under `replay_url` (which ends in
+    /// `/replay/`), the correlation id percent-encoded as a path segment.
+    pub fn replay_link(&self, replay_url: &str) -> Option<String> {
+        let correlation = self.correlation_id.as_deref()?;
+        let mut link = String::with_capacity(replay_url.len() + correlation.len());
+        link.push_str(replay_url);
+        for byte in correlation.bytes() {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                link.push(char::from(byte));
+            } else {
+                link.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        Some(link)
+    }
+}
+
 impl Report {
     /// Most severe first, then by rule, then the most recent first.
     pub fn sort_findings(&mut self) {
