@@ -172,7 +172,8 @@ impl History {
     /// Writes `record` durably, then prunes runs older than the retention.
     pub fn record(&self, record: &RunRecord) -> Result<(), HistoryError> {
         let path = self.dir.join(format!("{}.json", record.id));
-        let bytes = serde_json::to_vec(record).map_err(|source| HistoryError::Invalid { path: path.clone(), source })?;
+        let bytes =
+            serde_json::to_vec(record).map_err(|source| HistoryError::Invalid { path: path.clone(), source })?;
         replace_file(&path, &bytes).map_err(|(path, source)| HistoryError::Io { path, source })?;
         let keep = i64::try_from(self.keep.as_micros()).unwrap_or(i64::MAX);
         let oldest = compact_time(Timestamp::from_micros(record.at.as_micros().saturating_sub(keep)));
@@ -260,7 +261,9 @@ impl History {
     fn read(&self, id: &str) -> Result<Option<RunRecord>, HistoryError> {
         let path = self.path(id);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| HistoryError::Invalid { path, source }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map(Some).map_err(|source| HistoryError::Invalid { path, source })
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(HistoryError::Io { path, source }),
         }
@@ -268,7 +271,8 @@ impl History {
 
     /// Every run id, oldest first.
     fn ids(&self) -> Result<Vec<String>, HistoryError> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|source| HistoryError::Io { path: self.dir.clone(), source })?;
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|source| HistoryError::Io { path: self.dir.clone(), source })?;
         let mut ids: Vec<String> = entries
             .filter_map(|entry| entry.ok())
             .filter_map(|entry| entry.file_name().to_str()?.strip_suffix(".json").map(str::to_owned))
@@ -307,7 +311,14 @@ mod tests {
     fn record(rule: &str, at: &str, keys: &[&str]) -> RunRecord {
         let at = Timestamp::parse(at).expect("time");
         let window = Window::ending(at, Duration::from_secs(3600));
-        let run = RuleRun { rule: rule.into(), severity: Severity::High, window, findings: keys.len(), events: 3, seconds: 0.1 };
+        let run = RuleRun {
+            rule: rule.into(),
+            severity: Severity::High,
+            window,
+            findings: keys.len(),
+            events: 3,
+            seconds: 0.1,
+        };
         RunRecord::new(rule, Severity::High, window, at, Ok((run, keys.iter().map(|k| finding(k)).collect())))
     }
 
@@ -324,8 +335,11 @@ mod tests {
         }
         assert_eq!(earlier.id, "20261124T090000500000Z_scope_violation");
         let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
-        assert_eq!(ids(history.runs(None, 10).expect("runs")), [later.id.clone(), other.id.clone(), earlier.id.clone()]);
-        assert_eq!(ids(history.runs(Some("scope_violation"), 1).expect("runs")), [later.id.clone()]);
+        assert_eq!(
+            ids(history.runs(None, 10).expect("runs")),
+            [later.id.clone(), other.id.clone(), earlier.id.clone()]
+        );
+        assert_eq!(ids(history.runs(Some("scope_violation"), 1).expect("runs")), std::slice::from_ref(&later.id));
         assert!(history.get(&old.id).expect("get").is_none(), "older than two days: pruned");
 
         let latest = history.latest().expect("latest");

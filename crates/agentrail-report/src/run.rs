@@ -101,7 +101,11 @@ pub async fn run_rules(engine: &QueryEngine, rules: &Rules, now: Timestamp, sinc
 }
 
 /// Runs one rule over `window`.
-pub async fn run_one(engine: &QueryEngine, rule: &Rule, window: Window) -> Result<(RuleRun, Vec<Finding>), RuleFailure> {
+pub async fn run_one(
+    engine: &QueryEngine,
+    rule: &Rule,
+    window: Window,
+) -> Result<(RuleRun, Vec<Finding>), RuleFailure> {
     let started = Instant::now();
     match run_rule(engine, rule, window).await {
         Ok((findings, events)) => {

@@ -7,6 +7,7 @@
 //! - `GET /api/v1/search?q=…[&from=…][&to=…][&limit=…]`: the newest matching events.
 //! - `GET /api/v1/replay/{correlation_id}[?expand=true]`: the incident replay.
 //! - `GET /api/v1/queries`: the named queries and their parameters.
+//! - `GET /api/v1/reports…`: the anomaly reports ([`crate::report_api`]).
 //!
 //! Every route needs a token with the `analyst` role (when tokens are
 //! configured). Queries are read-only and run within the configured limits;
@@ -33,6 +34,8 @@ use serde_json::Value;
 
 use crate::http::{HttpConfig, Refusal, Role, authorize, problem};
 use crate::metrics::Metrics;
+use crate::report_api;
+use crate::scheduler::ReportsView;
 
 /// Largest query request body: SQL and parameters, not data.
 const MAX_QUERY_BODY: usize = 1 << 20;
@@ -49,6 +52,8 @@ pub(crate) struct ApiState {
     pub(crate) named: Arc<NamedQueries>,
     pub(crate) config: Arc<HttpConfig>,
     pub(crate) metrics: Metrics,
+    /// The scheduler's history, when it runs.
+    pub(crate) reports: Option<ReportsView>,
 }
 
 /// The read API's routes.
@@ -58,6 +63,9 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/search", get(search))
         .route("/api/v1/replay/{correlation_id}", get(replay))
         .route("/api/v1/queries", get(list_queries))
+        .route("/api/v1/reports", get(report_api::current))
+        .route("/api/v1/reports/runs", get(report_api::runs))
+        .route("/api/v1/reports/runs/{id}", get(report_api::run))
         // Bodies a little over the limit are read whole and refused by the
         // handler with a reason; far larger ones are cut off by axum.
         .layer(DefaultBodyLimit::max(8 * MAX_QUERY_BODY))
@@ -91,7 +99,7 @@ struct Column {
 
 /// Runs `work` after the checks every route shares (role, fresh segments)
 /// and counts it.
-async fn answered<F, Fut>(state: &ApiState, headers: &HeaderMap, work: F) -> Response
+pub(crate) async fn answered<F, Fut>(state: &ApiState, headers: &HeaderMap, work: F) -> Response
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Response, Refusal>>,
@@ -195,7 +203,7 @@ fn respond(answer: &Answer, format: Format) -> Result<Response, Refusal> {
     })
 }
 
-fn json_response(body: &Value) -> Response {
+pub(crate) fn json_response(body: &Value) -> Response {
     json_bytes_response(body.to_string().into_bytes())
 }
 
@@ -248,7 +256,7 @@ async fn search(
 
 /// Query-string parameters, or a refusal naming what is wrong with them
 /// (unknown or repeated names, bad encoding).
-fn parameters<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, Refusal> {
+pub(crate) fn parameters<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, Refusal> {
     params.map(|Query(params)| params).map_err(|e| problem(StatusCode::BAD_REQUEST, e.body_text()))
 }
 

@@ -12,6 +12,10 @@
 //! from the sealed segments through one [`QueryEngine`], refreshed from the
 //! manifest before each request.
 //!
+//! The report [`scheduler`] runs the anomaly rules on their schedules on a
+//! thread of its own, keeps each run under `<data dir>/reports/` and sends
+//! new findings to [`webhook`]s; the read API serves the history.
+//!
 //! The writer thread ([`writer`]) owns the store, so appends are serial and
 //! one fsync covers every request waiting at that moment. Nothing is
 //! acknowledged, and no Kafka offset stored, before that fsync.
@@ -21,6 +25,9 @@ mod compat;
 pub mod http;
 pub mod kafka;
 pub mod metrics;
+mod report_api;
+pub mod scheduler;
+pub mod webhook;
 pub mod writer;
 
 use std::future::Future;
@@ -29,11 +36,14 @@ use std::sync::Arc;
 
 use agentrail_collect::Normalizer;
 use agentrail_query::{NamedQueries, QueryEngine, QueryError, QueryLimits};
+use agentrail_report::{RuleFailure, Rules};
 use agentrail_store::Store;
 
 pub use http::{HttpConfig, HttpLimits, IngestToken, Role};
 pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
 pub use metrics::Metrics;
+pub use scheduler::{ReportsConfig, Scheduler, SchedulerError};
+pub use webhook::WebhookConfig;
 pub use writer::{WriteError, WriterOptions};
 
 /// Why the server could not run.
@@ -57,6 +67,8 @@ pub enum ServerError {
     CollectorStopped,
     #[error("cannot open the data directory for queries: {0}")]
     Query(#[from] QueryError),
+    #[error(transparent)]
+    Reports(#[from] SchedulerError),
 }
 
 /// What `serve` runs.
@@ -70,6 +82,11 @@ pub struct ServeOptions {
     pub query_limits: QueryLimits,
     /// The named queries the read API runs.
     pub named_queries: NamedQueries,
+    /// The report scheduler: its configuration, the rules it runs and the
+    /// rule files that could not be used (shown among the report's errors).
+    pub reports: ReportsConfig,
+    pub rules: Rules,
+    pub unusable_rules: Vec<RuleFailure>,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting (HTTP) and
@@ -82,7 +99,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    let ServeOptions { http: config, kafka, writer: writer_options, query_limits, named_queries } = options;
+    let ServeOptions {
+        http: config,
+        kafka,
+        writer: writer_options,
+        query_limits,
+        named_queries,
+        reports: reports_config,
+        rules,
+        unusable_rules,
+    } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
     }
@@ -100,9 +126,22 @@ pub async fn serve(
             tracing::info!(parts, seconds = started.elapsed().as_secs_f64(), "index parts opened for lookups");
         }
     });
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let scheduler = if reports_config.enabled {
+        let (scheduler, view) = Scheduler::start(
+            reports_config,
+            rules,
+            unusable_rules,
+            store.dir(),
+            Arc::clone(&metrics),
+            stopping.clone(),
+        )?;
+        Some((scheduler, view))
+    } else {
+        None
+    };
     let collector = kafka.map(|kafka| KafkaCollector::start(kafka, &normalizer, Arc::clone(&metrics))).transpose()?;
     let (writer, writer_thread) = writer::start(store, writer_options, Arc::clone(&metrics));
-    let (stop, stopping) = tokio::sync::watch::channel(false);
     let stop = Arc::new(stop);
     let consuming = collector.map(|collector| {
         let run = tokio::spawn(collector.run(
@@ -140,6 +179,7 @@ pub async fn serve(
         named: Arc::new(named_queries),
         config: Arc::new(config.clone()),
         metrics: Arc::clone(&metrics),
+        reports: scheduler.as_ref().map(|(_, view)| view.clone()),
     };
     let app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
     on_listening(bound);
@@ -155,6 +195,9 @@ pub async fn serve(
         Some(consuming) => consuming.await.unwrap_or(true),
         None => false,
     };
+    if let Some((scheduler, _)) = scheduler {
+        let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
+    }
     // The writer seals what is pending.
     let sealed = tokio::task::spawn_blocking(move || writer_thread.shutdown())
         .await

@@ -77,6 +77,15 @@ pub struct MetricsInner {
     pub api_requests: Counter,
     pub api_errors: Counter,
     pub api_seconds: Summary,
+    /// Scheduled rule runs, those that failed, and the findings new in them.
+    pub report_runs: Counter,
+    pub report_failures: Counter,
+    pub report_new_findings: Counter,
+    pub report_seconds: Summary,
+    /// Webhook payloads delivered, attempts that failed, and payloads given up on.
+    pub webhook_delivered: Counter,
+    pub webhook_failed_attempts: Counter,
+    pub webhook_dropped: Counter,
 }
 
 /// Shared metrics.
@@ -101,6 +110,24 @@ impl MetricsInner {
             ("agentrail_kafka_errors_total", "Errors reported by the Kafka client.", &self.kafka_errors),
             ("agentrail_api_requests_total", "Query, search and replay requests.", &self.api_requests),
             ("agentrail_api_errors_total", "Query, search and replay requests refused or failed.", &self.api_errors),
+            ("agentrail_report_runs_total", "Scheduled anomaly rule runs.", &self.report_runs),
+            ("agentrail_report_failures_total", "Scheduled anomaly rule runs that failed.", &self.report_failures),
+            (
+                "agentrail_report_new_findings_total",
+                "Findings new since each rule's previous run.",
+                &self.report_new_findings,
+            ),
+            ("agentrail_webhook_delivered_total", "Webhook payloads the receiver accepted.", &self.webhook_delivered),
+            (
+                "agentrail_webhook_failed_attempts_total",
+                "Webhook posts that failed (and were retried or given up).",
+                &self.webhook_failed_attempts,
+            ),
+            (
+                "agentrail_webhook_dropped_total",
+                "Webhook payloads given up on (attempts exhausted, refused, or queue full).",
+                &self.webhook_dropped,
+            ),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());
@@ -117,6 +144,7 @@ impl MetricsInner {
         let summaries = [
             ("agentrail_fsync_seconds", "Time of a group commit (append and fsync).", &self.fsync_seconds),
             ("agentrail_api_seconds", "Time to answer a query, search or replay request.", &self.api_seconds),
+            ("agentrail_report_seconds", "Time of a scheduled anomaly rule run.", &self.report_seconds),
         ];
         for (name, help, summary) in summaries {
             let _ = writeln!(

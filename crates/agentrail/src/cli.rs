@@ -255,7 +255,7 @@ pub enum QueryFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka]).
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports]).
     #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -269,6 +269,11 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub queries: QueriesDirArg,
+
+    /// A directory of extra or replacement anomaly rules (*.sql) for the
+    /// report scheduler; overrides `[reports] rules_dir`.
+    #[arg(long, env = "AGENTRAIL_RULES", value_name = "DIR")]
+    pub rules: Option<PathBuf>,
 
     #[command(flatten)]
     pub mapping: MappingArgs,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use agentrail_collect::Limits;
 use agentrail_query::QueryLimits;
-use agentrail_server::{HttpConfig, HttpLimits, IngestToken, KafkaConfig, ServeOptions, WriterOptions};
+use agentrail_report::{RuleFailure, Rules};
+use agentrail_server::{HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, ServeOptions, WriterOptions};
 use agentrail_store::StoreOptions;
 use anyhow::Context;
 use serde::Deserialize;
@@ -36,6 +37,9 @@ struct ConfigFile {
     query: QueryFile,
     /// Extra or replacement named queries (*.sql).
     queries_dir: Option<PathBuf>,
+    /// The anomaly report scheduler: rules, history, webhooks.
+    #[serde(default)]
+    reports: ReportsConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,12 +103,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )?;
     let http = HttpConfig { listen, tokens: config.tokens, limits };
     let queries_dir = QueriesDirArg { dir: args.queries.dir.or(config.queries_dir) };
+    let mut reports = config.reports;
+    if let Some(dir) = args.rules {
+        reports.rules_dir = Some(dir);
+    }
+    let (rules, unusable) = match &reports.rules_dir {
+        Some(dir) => Rules::with_dir(dir)?,
+        None => (Rules::builtin()?, Vec::new()),
+    };
+    for error in &unusable {
+        eprintln!("agentrail: rule {} cannot be used and will not run: {error}", error.rule());
+    }
+    let unusable_rules =
+        unusable.iter().map(|error| RuleFailure { rule: error.rule(), error: error.to_string() }).collect();
     let options = ServeOptions {
         http,
         kafka: config.kafka,
         writer: writer_options,
         query_limits: config.query.limits(),
         named_queries: setup::named_queries(&queries_dir)?,
+        reports,
+        rules,
+        unusable_rules,
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;

@@ -1,0 +1,287 @@
+//! The report scheduler of `serve`: each anomaly rule runs on its own
+//! schedule over its look-back window; each run is kept in the history
+//! under the data directory; findings new since the rule's previous run go
+//! to the configured webhooks.
+//!
+//! It runs on a thread of its own with its own query engine (and so its
+//! own memory pool and query threads): ingestion never waits for a rule, and
+//! a slow receiver only delays its own webhook queue. After a restart each
+//! rule picks up its schedule from its newest run in the history, and a
+//! finding already reported is not sent again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentrail_event::Timestamp;
+use agentrail_query::{QueryEngine, QueryLimits};
+use agentrail_report::history::{History, HistoryError, RunRecord};
+use agentrail_report::notify::payload;
+use agentrail_report::{Finding, Report, Rule, RuleFailure, Rules, Window, run_one};
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+use crate::webhook::{Webhook, WebhookConfig, WebhookError};
+
+/// `[reports]` in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// Run the rules on their schedules (on by default).
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    /// Extra or replacement rules (*.sql) besides the built-in ones.
+    #[serde(default)]
+    pub rules_dir: Option<PathBuf>,
+    /// Days of runs kept under `<data dir>/reports/runs`.
+    #[serde(default = "default_history_days")]
+    pub history_days: u64,
+    /// Where replays are answered, e.g. `https://agentrail.example/api/v1/replay/`,
+    /// for the links in webhooks and in the HTML report.
+    #[serde(default)]
+    pub replay_url: Option<String>,
+    /// Seconds after start before rules that are due run (the server first
+    /// opens its index; a restart loop does not rerun every rule).
+    #[serde(default = "default_first_run_delay")]
+    pub first_run_delay_seconds: u64,
+    /// A rule run longer than this is stopped and reported as failed.
+    #[serde(default = "default_rule_timeout")]
+    pub rule_timeout_seconds: u64,
+    /// Event ids kept per finding in the history (the count is always whole).
+    #[serde(default = "default_max_event_ids")]
+    pub max_event_ids: usize,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+fn default_enabled() -> bool {
+    true
+}
+fn default_history_days() -> u64 {
+    30
+}
+fn default_first_run_delay() -> u64 {
+    60
+}
+fn default_rule_timeout() -> u64 {
+    300
+}
+fn default_max_event_ids() -> usize {
+    1000
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            enabled: default_enabled(),
+            rules_dir: None,
+            history_days: default_history_days(),
+            replay_url: None,
+            first_run_delay_seconds: default_first_run_delay(),
+            rule_timeout_seconds: default_rule_timeout(),
+            max_event_ids: default_max_event_ids(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// Why the scheduler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    #[error("cannot start the report scheduler: {0}")]
+    Start(String),
+}
+
+/// What the read API shows of the reports: the history, and the rules
+/// that could not be loaded.
+#[derive(Debug, Clone)]
+pub struct ReportsView {
+    pub history: History,
+    pub unusable: Arc<Vec<RuleFailure>>,
+    pub replay_url: Option<String>,
+}
+
+impl ReportsView {
+    /// Each rule's newest run as one report, with the unusable rule files
+    /// among its errors.
+    pub fn current(&self) -> Result<Report, HistoryError> {
+        let mut report = self.history.current_report()?;
+        report.errors.splice(0..0, self.unusable.iter().cloned());
+        Ok(report)
+    }
+}
+
+/// The running scheduler: its thread, joined on shutdown.
+#[derive(Debug)]
+pub struct Scheduler {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Scheduler {
+    /// Starts the scheduler on its own thread; it stops when `stopping` turns true.
+    pub fn start(
+        config: ReportsConfig,
+        rules: Rules,
+        unusable: Vec<RuleFailure>,
+        data_dir: &std::path::Path,
+        metrics: Metrics,
+        stopping: watch::Receiver<bool>,
+    ) -> Result<(Scheduler, ReportsView), SchedulerError> {
+        let history = History::open(data_dir, Duration::from_secs(config.history_days.saturating_mul(86_400)))?;
+        let view = ReportsView {
+            history: history.clone(),
+            unusable: Arc::new(unusable),
+            replay_url: config.replay_url.clone(),
+        };
+        let limits =
+            QueryLimits { timeout: Duration::from_secs(config.rule_timeout_seconds), ..QueryLimits::default() };
+        let engine = QueryEngine::open(data_dir, limits).map_err(|e| SchedulerError::Start(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SchedulerError::Start(e.to_string()))?;
+        // Webhook tasks live on the scheduler's runtime; a bad one is refused now, by name.
+        let webhooks = {
+            let _entered = runtime.enter();
+            config
+                .webhooks
+                .iter()
+                .map(|webhook| Webhook::start(webhook.clone(), Arc::clone(&metrics), stopping.clone()))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let state = State { config, rules, engine, history, webhooks, metrics };
+        let thread = std::thread::Builder::new()
+            .name("agentrail-reports".to_owned())
+            .spawn(move || runtime.block_on(state.run(stopping)))
+            .map_err(|e| SchedulerError::Start(e.to_string()))?;
+        Ok((Scheduler { thread }, view))
+    }
+
+    /// Waits for the thread to end (after `stopping` turned true).
+    pub fn join(self) {
+        if self.thread.join().is_err() {
+            tracing::error!("the report scheduler panicked");
+        }
+    }
+}
+
+struct State {
+    config: ReportsConfig,
+    rules: Rules,
+    engine: QueryEngine,
+    history: History,
+    webhooks: Vec<Webhook>,
+    metrics: Metrics,
+}
+
+impl State {
+    async fn run(self, mut stopping: watch::Receiver<bool>) {
+        // Each rule's previous successful run: what "new" is measured against.
+        let mut previous: BTreeMap<String, RunRecord> = BTreeMap::new();
+        let mut due: BTreeMap<String, Instant> = BTreeMap::new();
+        let first_run = Instant::now() + Duration::from_secs(self.config.first_run_delay_seconds);
+        for rule in self.rules.iter() {
+            let last = match self.last_success(rule.name()) {
+                Ok(last) => last,
+                Err(error) => {
+                    tracing::warn!(rule = rule.name(), %error, "cannot read the rule's last run; treating it as never run");
+                    None
+                }
+            };
+            let next = last.as_ref().map_or(first_run, |last| {
+                let since = Timestamp::now().as_micros().saturating_sub(last.at.as_micros());
+                let since = Duration::from_micros(u64::try_from(since).unwrap_or(0));
+                (Instant::now() + rule.schedule.saturating_sub(since)).max(first_run)
+            });
+            due.insert(rule.name().to_owned(), next);
+            if let Some(last) = last {
+                previous.insert(rule.name().to_owned(), last);
+            }
+        }
+        tracing::info!(rules = self.rules.len(), webhooks = self.webhooks.len(), "report scheduler started");
+        while let Some((name, at)) = due.iter().min_by_key(|(_, at)| **at).map(|(n, at)| (n.clone(), *at)) {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => {},
+                _ = stopping.wait_for(|stop| *stop) => break,
+            }
+            let Some(rule) = self.rules.iter().find(|rule| rule.name() == name) else { break };
+            let record = tokio::select! {
+                record = self.run_rule(rule, previous.get(&name)) => record,
+                _ = stopping.wait_for(|stop| *stop) => break,
+            };
+            if record.error.is_none() {
+                previous.insert(name.clone(), record);
+            }
+            // Missed runs are not made up: the next one covers their window.
+            let next = at + rule.schedule;
+            due.insert(name, next.max(Instant::now()));
+        }
+        tracing::info!("report scheduler stopped");
+    }
+
+    fn last_success(&self, rule: &str) -> Result<Option<RunRecord>, HistoryError> {
+        // A few failures in a row are looked past; more, and everything is new again.
+        Ok(self.history.runs(Some(rule), 16)?.into_iter().find(|run| run.error.is_none()))
+    }
+
+    /// Runs `rule` once, keeps the run and sends its new findings.
+    async fn run_rule(&self, rule: &Rule, previous: Option<&RunRecord>) -> RunRecord {
+        let started = Instant::now();
+        let now = Timestamp::now();
+        let window = Window::ending(now, rule.lookback);
+        let outcome = match self.engine.refresh() {
+            Ok(_) => run_one(&self.engine, rule, window).await,
+            Err(error) => Err(RuleFailure { rule: rule.name().to_owned(), error: error.to_string() }),
+        };
+        let mut record = RunRecord::new(rule.name(), rule.severity, window, now, outcome);
+        record.mark_new(previous);
+        record.cap_event_ids(self.config.max_event_ids);
+        self.metrics.report_runs.add(1);
+        self.metrics.report_seconds.observe(started.elapsed().as_secs_f64());
+        match &record.error {
+            Some(error) => {
+                self.metrics.report_failures.add(1);
+                tracing::warn!(rule = rule.name(), %error, "scheduled rule failed");
+            }
+            None => {
+                self.metrics.report_new_findings.add(record.new_findings.len() as u64);
+                tracing::info!(
+                    rule = rule.name(),
+                    findings = record.findings.len(),
+                    new = record.new_findings.len(),
+                    seconds = record.seconds,
+                    "scheduled rule ran"
+                );
+            }
+        }
+        let history = self.history.clone();
+        let kept = record.clone();
+        match tokio::task::spawn_blocking(move || history.record(&kept)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(rule = rule.name(), %error, "cannot keep the run in the history"),
+            Err(error) => tracing::error!(rule = rule.name(), %error, "keeping the run in the history failed"),
+        }
+        self.notify(&record);
+        record
+    }
+
+    /// Queues the run's new findings on each webhook that wants them.
+    fn notify(&self, record: &RunRecord) {
+        let fresh: Vec<&Finding> = record.fresh_findings().collect();
+        if fresh.is_empty() {
+            return;
+        }
+        for webhook in &self.webhooks {
+            let config = webhook.config();
+            if record.severity >= config.min_severity {
+                webhook.send(payload(config.format, record, &fresh, self.config.replay_url.as_deref()));
+            }
+        }
+    }
+}
