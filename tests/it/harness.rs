@@ -304,3 +304,115 @@ pub fn most_common(dir: &str, column: &str) -> String {
     let rows = cli_json(&["query", "--data-dir", dir, "--format", "json", &sql]);
     rows[0][column].as_str().unwrap_or_else(|| panic!("no {column} in {dir}")).to_owned()
 }
+
+/// One request a [`WebhookReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    pub path: String,
+    /// Lower-cased names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl ReceivedRequest {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("webhook body is not JSON ({e})"))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook receiver on a real socket: an HTTP/1.1 server (keep-alive
+/// included) that records every request and answers `503` to the first
+/// `failures` of them, then `200`.
+pub struct WebhookReceiver {
+    pub addr: std::net::SocketAddr,
+    received: std::sync::Arc<std::sync::Mutex<Vec<ReceivedRequest>>>,
+}
+
+impl WebhookReceiver {
+    pub fn start(failures: usize) -> WebhookReceiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("receiver binds");
+        let addr = listener.local_addr().expect("receiver address");
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let log = std::sync::Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = std::sync::Arc::clone(&log);
+                let answered = std::sync::Arc::clone(&answered);
+                std::thread::spawn(move || serve_webhook_connection(stream, &log, &answered, failures));
+            }
+        });
+        WebhookReceiver { addr, received }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Waits (up to `seconds`) for a request that `wanted` accepts.
+    pub fn wait_for(&self, seconds: u64, wanted: impl Fn(&ReceivedRequest) -> bool) -> ReceivedRequest {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        loop {
+            if let Some(request) = self.received().into_iter().find(|r| wanted(r)) {
+                return request;
+            }
+            assert!(std::time::Instant::now() < deadline, "no such webhook request; got {:?}", self.received());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+fn serve_webhook_connection(
+    stream: std::net::TcpStream,
+    log: &std::sync::Mutex<Vec<ReceivedRequest>>,
+    answered: &std::sync::atomic::AtomicUsize,
+    failures: usize,
+) {
+    use std::io::{BufRead, BufReader, Read};
+    let Ok(mut writer) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            }
+        }
+        let length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(ReceivedRequest { path, headers, body });
+        let n = answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let response: &[u8] = if n < failures {
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        };
+        if writer.write_all(response).is_err() {
+            return;
+        }
+    }
+}

@@ -9,4 +9,5 @@ mod normalize;
 mod query;
 mod replay;
 mod report;
+mod scheduler;
 mod serve;
