@@ -3,74 +3,14 @@
 //! server sealed, equal to the CLI on the same directory, behind roles, and
 //! refusing bad requests with reasons.
 
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
-use crate::harness::{HttpResponse, Server, TempDir, cli_json, http, most_common, run, workspace_root};
-
-const SHIPPER: &str = "Bearer shipper-token-0123456789";
-const ANALYST: &str = "Bearer analyst-token-0123456789";
-
-/// A server with an ingest-only and an analyst token, sealing every second.
-fn server(name: &str, extra_config: &str) -> (TempDir, String, Server) {
-    let data = TempDir::new(name);
-    let config = data.path().join("agentrail.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-seal_after_seconds = 1
-{extra_config}
-
-[[tokens]]
-name = "shipper"
-token = "shipper-token-0123456789"
-
-[[tokens]]
-name = "analyst"
-token = "analyst-token-0123456789"
-roles = ["analyst"]
-"#
-        ),
-    )
-    .expect("config");
-    let data_dir = data.path().join("data").display().to_string();
-    let server = Server::start(&["--config", &config.display().to_string(), "--data-dir", &data_dir]);
-    (data, data_dir, server)
-}
-
-fn get(server: &Server, path: &str, auth: &str) -> HttpResponse {
-    http(server.addr, "GET", path, &[("Authorization", auth)], b"").expect("request")
-}
-
-fn post_query(server: &Server, body: &str, extra: &[(&str, &str)]) -> HttpResponse {
-    let mut headers = vec![("Authorization", ANALYST), ("Content-Type", "application/json")];
-    headers.extend_from_slice(extra);
-    http(server.addr, "POST", "/api/v1/query", &headers, body.as_bytes()).expect("request")
-}
+use crate::harness::{
+    ANALYST, HttpResponse, SHIPPER, cli_json, get, http, ingest_sample, most_common, post_query, run, server,
+};
 
 fn error_of(response: &HttpResponse) -> String {
     response.json()["error"].as_str().unwrap_or_default().to_owned()
-}
-
-/// Posts the bench sample and waits until the API sees all of it sealed.
-fn ingest_sample(server: &Server) -> u64 {
-    let sample = std::fs::read(workspace_root().join("bench-data/samples/mixed.ndjson")).expect("sample");
-    let headers = [("Authorization", SHIPPER), ("Content-Type", "application/x-ndjson")];
-    let posted = http(server.addr, "POST", "/v1/events", &headers, &sample).expect("post");
-    assert_eq!(posted.status, 200, "{}", String::from_utf8_lossy(&posted.body));
-    let accepted = posted.json()["accepted"].as_u64().expect("accepted");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let counted = post_query(server, r#"{"sql": "SELECT count(*) AS n FROM events"}"#, &[]);
-        assert_eq!(counted.status, 200, "{}", String::from_utf8_lossy(&counted.body));
-        if counted.json()["rows"][0]["n"].as_u64() == Some(accepted) {
-            return accepted;
-        }
-        assert!(Instant::now() < deadline, "sealed events never became visible: {}", counted.json());
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

@@ -416,3 +416,81 @@ fn serve_webhook_connection(
         }
     }
 }
+
+/// The tokens of [`server`]: ingest only, and analyst (read) only.
+pub const SHIPPER: &str = "Bearer shipper-token-0123456789";
+pub const ANALYST: &str = "Bearer analyst-token-0123456789";
+
+/// A server with an ingest-only and an analyst token, sealing every second.
+pub fn server(name: &str, extra_config: &str) -> (TempDir, String, Server) {
+    let data = TempDir::new(name);
+    let config = data.path().join("agentrail.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+seal_after_seconds = 1
+{extra_config}
+
+[[tokens]]
+name = "shipper"
+token = "shipper-token-0123456789"
+
+[[tokens]]
+name = "analyst"
+token = "analyst-token-0123456789"
+roles = ["analyst"]
+"#
+        ),
+    )
+    .expect("config");
+    let data_dir = data.path().join("data").display().to_string();
+    let server = Server::start(&["--config", &config.display().to_string(), "--data-dir", &data_dir]);
+    (data, data_dir, server)
+}
+
+pub fn get(server: &Server, path: &str, auth: &str) -> HttpResponse {
+    http(server.addr, "GET", path, &[("Authorization", auth)], b"").expect("request")
+}
+
+pub fn post_query(server: &Server, body: &str, extra: &[(&str, &str)]) -> HttpResponse {
+    let mut headers = vec![("Authorization", ANALYST), ("Content-Type", "application/json")];
+    headers.extend_from_slice(extra);
+    http(server.addr, "POST", "/api/v1/query", &headers, body.as_bytes()).expect("request")
+}
+
+/// Posts the bench sample and waits until the API sees all of it sealed.
+pub fn ingest_sample(server: &Server) -> u64 {
+    let sample = std::fs::read(workspace_root().join("bench-data/samples/mixed.ndjson")).expect("sample");
+    let headers = [("Authorization", SHIPPER), ("Content-Type", "application/x-ndjson")];
+    let posted = http(server.addr, "POST", "/v1/events", &headers, &sample).expect("post");
+    assert_eq!(posted.status, 200, "{}", String::from_utf8_lossy(&posted.body));
+    let accepted = posted.json()["accepted"].as_u64().expect("accepted");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let counted = post_query(server, r#"{"sql": "SELECT count(*) AS n FROM events"}"#, &[]);
+        assert_eq!(counted.status, 200, "{}", String::from_utf8_lossy(&counted.body));
+        if counted.json()["rows"][0]["n"].as_u64() == Some(accepted) {
+            return accepted;
+        }
+        assert!(std::time::Instant::now() < deadline, "sealed events never became visible: {}", counted.json());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Writes two rules into `dir` that cannot run: `no_severity` (its file
+/// cannot be used) and `bad_column` (parses, but names a column `events`
+/// lacks), both every two seconds over a day.
+pub fn write_broken_rules(dir: &Path) {
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect("rule written");
+    write(
+        "no_severity.sql",
+        "-- description: x\n-- schedule: 2s\n-- lookback: 1d\n-- param: from\n-- param: to\nSELECT $from, $to",
+    );
+    write(
+        "bad_column.sql",
+        "-- description: x\n-- severity: low\n-- schedule: 2s\n-- lookback: 1d\n-- param: from\n-- param: to\n\
+         SELECT event_id, time, no_such_column AS finding FROM events \
+         WHERE time >= to_timestamp_micros($from) AND time < to_timestamp_micros($to)",
+    );
+}

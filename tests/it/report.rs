@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::harness::{TempDir, run, sample_store, stderr, workspace_root};
+use crate::harness::{TempDir, run, sample_store, stderr, workspace_root, write_broken_rules};
 
 /// The sample's window: the day after its baseline day.
 const REPORT: [&str; 4] = ["--until", "2026-11-18T00:00:00Z", "--since", "24h"];
@@ -62,19 +62,8 @@ fn every_rule_finds_its_planted_cases_and_no_look_alike() {
 fn a_broken_or_failing_rule_is_named_and_the_others_still_run() {
     let (_data, dir) = sample_store("report-broken");
     let rules = TempDir::new("report-rules");
+    write_broken_rules(rules.path());
     let write = |name: &str, text: &str| std::fs::write(rules.path().join(name), text).expect("rule written");
-    // No severity: the file cannot be used.
-    write(
-        "no_severity.sql",
-        "-- description: x\n-- schedule: 1h\n-- lookback: 1d\n-- param: from\n-- param: to\nSELECT $from, $to",
-    );
-    // Parses, but its query names a column `events` lacks.
-    write(
-        "bad_column.sql",
-        "-- description: x\n-- severity: low\n-- schedule: 1h\n-- lookback: 1d\n-- param: from\n-- param: to\n\
-         SELECT event_id, time, no_such_column AS finding FROM events \
-         WHERE time >= to_timestamp_micros($from) AND time < to_timestamp_micros($to)",
-    );
     // Runs, but returns no `finding` column.
     write(
         "no_finding.sql",

@@ -10,17 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{
-    HttpResponse, ReceivedRequest, Server, TempDir, WebhookReceiver, http, run, stderr, workspace_root,
+    ANALYST, ReceivedRequest, SHIPPER, Server, TempDir, WebhookReceiver, get, http, ingest_sample, run, server, stderr,
+    workspace_root, write_broken_rules,
 };
 
-const SHIPPER: &str = "Bearer shipper-token-0123456789";
-const ANALYST: &str = "Bearer analyst-token-0123456789";
 const RULE: &str = "destructive_without_approval";
 const REPLAY_URL: &str = "https://agentrail.example/api/v1/replay/";
-
-fn get(server: &Server, path: &str, auth: &str) -> HttpResponse {
-    http(server.addr, "GET", path, &[("Authorization", auth)], b"").expect("request")
-}
 
 /// A rules directory: the built-in destructive rule made to run every two
 /// seconds over ten years (a user tunes a rule by copying it), a rule file
@@ -31,44 +26,8 @@ fn rules_dir(rules: &TempDir) {
     let tuned =
         builtin.replace("-- schedule: 15m", "-- schedule: 2s").replace("-- lookback: 24h", "-- lookback: 3650d");
     assert_ne!(tuned, builtin, "the rule's header changed: update this test");
-    let write = |name: &str, text: &str| std::fs::write(rules.path().join(name), text).expect("rule written");
-    write(&format!("{RULE}.sql"), &tuned);
-    write(
-        "no_severity.sql",
-        "-- description: x\n-- schedule: 2s\n-- lookback: 1d\n-- param: from\n-- param: to\nSELECT $from, $to",
-    );
-    write(
-        "bad_column.sql",
-        "-- description: x\n-- severity: low\n-- schedule: 2s\n-- lookback: 1d\n-- param: from\n-- param: to\n\
-         SELECT event_id, time, no_such_column AS finding FROM events \
-         WHERE time >= to_timestamp_micros($from) AND time < to_timestamp_micros($to)",
-    );
-}
-
-fn start(config: &std::path::Path, data_dir: &str) -> Server {
-    Server::start(&["--config", &config.display().to_string(), "--data-dir", data_dir])
-}
-
-/// Posts the bench sample and waits until the read API sees it sealed.
-fn ingest_sample(server: &Server) -> Duration {
-    let sample = std::fs::read(workspace_root().join("bench-data/samples/mixed.ndjson")).expect("sample");
-    let headers = [("Authorization", SHIPPER), ("Content-Type", "application/x-ndjson")];
-    let started = Instant::now();
-    let posted = http(server.addr, "POST", "/v1/events", &headers, &sample).expect("post");
-    let took = started.elapsed();
-    assert_eq!(posted.status, 200, "{}", String::from_utf8_lossy(&posted.body));
-    let accepted = posted.json()["accepted"].as_u64().expect("accepted");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let body = r#"{"sql": "SELECT count(*) AS n FROM events"}"#;
-        let headers = [("Authorization", ANALYST), ("Content-Type", "application/json")];
-        let counted = http(server.addr, "POST", "/api/v1/query", &headers, body.as_bytes()).expect("query");
-        if counted.json()["rows"][0]["n"].as_u64() == Some(accepted) {
-            return took;
-        }
-        assert!(Instant::now() < deadline, "sealed events never became visible");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    std::fs::write(rules.path().join(format!("{RULE}.sql")), tuned).expect("rule written");
+    write_broken_rules(rules.path());
 }
 
 fn runs(server: &Server, rule: &str) -> Vec<Value> {
@@ -92,7 +51,6 @@ fn wait_for_runs(server: &Server, rule: &str, at_least: usize) -> Vec<Value> {
 
 #[test]
 fn scheduled_rules_keep_history_and_post_new_findings_to_webhooks() {
-    let data = TempDir::new("scheduler");
     let rules = TempDir::new("scheduler-rules");
     rules_dir(&rules);
     // The chat receiver refuses the first post (503): the scheduler retries it.
@@ -100,22 +58,8 @@ fn scheduled_rules_keep_history_and_post_new_findings_to_webhooks() {
     let programs = WebhookReceiver::start(0);
     // A port nobody listens on: every post is refused at connect.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port");
-    let config = data.path().join("agentrail.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-seal_after_seconds = 1
-
-[[tokens]]
-name = "shipper"
-token = "shipper-token-0123456789"
-
-[[tokens]]
-name = "analyst"
-token = "analyst-token-0123456789"
-roles = ["analyst"]
-
+    let reports = format!(
+        r#"
 [reports]
 rules_dir = "{rules}"
 first_run_delay_seconds = 0
@@ -137,14 +81,11 @@ name = "dead"
 url = "http://{dead}/hook"
 max_attempts = 50
 "#,
-            rules = rules.path().display(),
-            chat = chat.url("/services/T000/B000/XXXX"),
-            programs = programs.url("/agentrail"),
-        ),
-    )
-    .expect("config");
-    let data_dir = data.path().join("data").display().to_string();
-    let server = start(&config, &data_dir);
+        rules = rules.path().display(),
+        chat = chat.url("/services/T000/B000/XXXX"),
+        programs = programs.url("/agentrail"),
+    );
+    let (data, data_dir, server) = server("scheduler", &reports);
     ingest_sample(&server);
 
     // The chat message: escaped mrkdwn naming the rule, linking the replays.
@@ -271,7 +212,8 @@ max_attempts = 50
 
     // After a restart the rule resumes from its history: nothing is announced again.
     let delivered = chat.received().len();
-    let server = start(&config, &data_dir);
+    let config = data.path().join("agentrail.toml").display().to_string();
+    let server = Server::start(&["--config", &config, "--data-dir", &data_dir]);
     let before = runs(&server, RULE).len();
     let after = wait_for_runs(&server, RULE, before + 2);
     assert_eq!(after[0]["new_findings"], 0, "{}", after[0]);

@@ -37,22 +37,30 @@ pub enum HistoryError {
     BadId(String),
 }
 
-/// One scheduled run of one rule: what it found, or why it failed.
+/// What every run has, whether it found or failed: the head of a
+/// [`RunRecord`] and of its [`RunSummary`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunRecord {
+pub struct RunHead {
     pub id: String,
     pub rule: String,
     pub severity: Severity,
-    /// When the run ended.
+    /// When the run started: the end of its window.
     pub at: Timestamp,
     pub window: Window,
     pub seconds: f64,
     pub events: usize,
+    pub error: Option<String>,
+}
+
+/// One scheduled run of one rule: what it found, or why it failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    #[serde(flatten)]
+    pub head: RunHead,
     pub findings: Vec<Finding>,
     /// The keys of the findings the rule's previous run did not have: what
     /// the webhooks were told about.
     pub new_findings: Vec<String>,
-    pub error: Option<String>,
 }
 
 impl RunRecord {
@@ -64,26 +72,24 @@ impl RunRecord {
         at: Timestamp,
         outcome: Result<(RuleRun, Vec<Finding>), RuleFailure>,
     ) -> RunRecord {
-        let id = format!("{}_{}", compact_time(at), file_safe(rule));
-        let mut record = RunRecord {
-            id,
+        let head = RunHead {
+            id: format!("{}_{}", compact_time(at), file_safe(rule)),
             rule: rule.to_owned(),
             severity,
             at,
             window,
             seconds: 0.0,
             events: 0,
-            findings: Vec::new(),
-            new_findings: Vec::new(),
             error: None,
         };
+        let mut record = RunRecord { head, findings: Vec::new(), new_findings: Vec::new() };
         match outcome {
             Ok((run, findings)) => {
-                record.seconds = run.seconds;
-                record.events = run.events;
+                record.head.seconds = run.seconds;
+                record.head.events = run.events;
                 record.findings = findings;
             }
-            Err(failure) => record.error = Some(failure.error),
+            Err(failure) => record.head.error = Some(failure.error),
         }
         record
     }
@@ -111,34 +117,17 @@ impl RunRecord {
 
     /// The run as its one-line summary.
     pub fn summary(&self) -> RunSummary {
-        RunSummary {
-            id: self.id.clone(),
-            rule: self.rule.clone(),
-            severity: self.severity,
-            at: self.at,
-            window: self.window,
-            seconds: self.seconds,
-            events: self.events,
-            findings: self.findings.len(),
-            new_findings: self.new_findings.len(),
-            error: self.error.clone(),
-        }
+        RunSummary { head: self.head.clone(), findings: self.findings.len(), new_findings: self.new_findings.len() }
     }
 }
 
 /// A run without its findings, for listings.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
-    pub id: String,
-    pub rule: String,
-    pub severity: Severity,
-    pub at: Timestamp,
-    pub window: Window,
-    pub seconds: f64,
-    pub events: usize,
+    #[serde(flatten)]
+    pub head: RunHead,
     pub findings: usize,
     pub new_findings: usize,
-    pub error: Option<String>,
 }
 
 /// `2026-11-24T10:15:00.5Z` as `20261124T101500500000Z`: fixed width, so
@@ -171,12 +160,12 @@ impl History {
 
     /// Writes `record` durably, then prunes runs older than the retention.
     pub fn record(&self, record: &RunRecord) -> Result<(), HistoryError> {
-        let path = self.dir.join(format!("{}.json", record.id));
+        let path = self.dir.join(format!("{}.json", record.head.id));
         let bytes =
             serde_json::to_vec(record).map_err(|source| HistoryError::Invalid { path: path.clone(), source })?;
         replace_file(&path, &bytes).map_err(|(path, source)| HistoryError::Io { path, source })?;
         let keep = i64::try_from(self.keep.as_micros()).unwrap_or(i64::MAX);
-        let oldest = compact_time(Timestamp::from_micros(record.at.as_micros().saturating_sub(keep)));
+        let oldest = compact_time(Timestamp::from_micros(record.head.at.as_micros().saturating_sub(keep)));
         for id in self.ids()? {
             if id.as_str() < oldest.as_str() {
                 let path = self.path(&id);
@@ -223,7 +212,7 @@ impl History {
             if seen.insert(rule_of(&id).to_owned())
                 && let Some(record) = self.read(&id)?
             {
-                latest.insert(record.rule.clone(), record);
+                latest.insert(record.head.rule.clone(), record);
             }
         }
         Ok(latest)
@@ -232,21 +221,21 @@ impl History {
     /// The current picture: each rule's newest run, as one report.
     pub fn current_report(&self) -> Result<Report, HistoryError> {
         let latest = self.latest()?;
-        let generated_at = latest.values().map(|r| r.at).max().unwrap_or_else(Timestamp::now);
+        let generated_at = latest.values().map(|r| r.head.at).max().unwrap_or_else(Timestamp::now);
         let mut report = Report { generated_at, findings: Vec::new(), rules_run: Vec::new(), errors: Vec::new() };
-        for record in latest.into_values() {
-            match record.error {
-                Some(error) => report.errors.push(RuleFailure { rule: record.rule, error }),
+        for RunRecord { head, findings, .. } in latest.into_values() {
+            match head.error {
+                Some(error) => report.errors.push(RuleFailure { rule: head.rule, error }),
                 None => {
                     report.rules_run.push(RuleRun {
-                        rule: record.rule,
-                        severity: record.severity,
-                        window: record.window,
-                        findings: record.findings.len(),
-                        events: record.events,
-                        seconds: record.seconds,
+                        rule: head.rule,
+                        severity: head.severity,
+                        window: head.window,
+                        findings: findings.len(),
+                        events: head.events,
+                        seconds: head.seconds,
                     });
-                    report.findings.extend(record.findings);
+                    report.findings.extend(findings);
                 }
             }
         }
@@ -333,14 +322,14 @@ mod tests {
         for run in [&old, &earlier, &later, &other] {
             history.record(run).expect("written");
         }
-        assert_eq!(earlier.id, "20261124T090000500000Z_scope_violation");
-        let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(earlier.head.id, "20261124T090000500000Z_scope_violation");
+        let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.head.id).collect::<Vec<_>>();
         assert_eq!(
             ids(history.runs(None, 10).expect("runs")),
-            [later.id.clone(), other.id.clone(), earlier.id.clone()]
+            [later.head.id.clone(), other.head.id.clone(), earlier.head.id.clone()]
         );
-        assert_eq!(ids(history.runs(Some("scope_violation"), 1).expect("runs")), std::slice::from_ref(&later.id));
-        assert!(history.get(&old.id).expect("get").is_none(), "older than two days: pruned");
+        assert_eq!(ids(history.runs(Some("scope_violation"), 1).expect("runs")), std::slice::from_ref(&later.head.id));
+        assert!(history.get(&old.head.id).expect("get").is_none(), "older than two days: pruned");
 
         let latest = history.latest().expect("latest");
         assert_eq!(latest.keys().collect::<Vec<_>>(), ["rate_spike", "scope_violation"]);

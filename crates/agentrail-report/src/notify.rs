@@ -36,8 +36,8 @@ pub fn slack_payload(run: &RunRecord, findings: &[&Finding], replay_url: Option<
     let mut text = format!(
         "*agentrail*: {} new {plural} from rule `{}` ({})",
         findings.len(),
-        mrkdwn_escape(&run.rule),
-        run.severity
+        mrkdwn_escape(&run.head.rule),
+        run.head.severity
     );
     for finding in findings.iter().take(FINDINGS_SHOWN) {
         text.push_str("\n• ");
@@ -69,11 +69,11 @@ pub fn generic_payload(run: &RunRecord, findings: &[&Finding]) -> Value {
     json!({
         "source": "agentrail",
         "kind": "anomaly_findings",
-        "run_id": run.id,
-        "rule": run.rule,
-        "severity": run.severity,
-        "at": run.at,
-        "window": run.window,
+        "run_id": run.head.id,
+        "rule": run.head.rule,
+        "severity": run.head.severity,
+        "at": run.head.at,
+        "window": run.head.window,
         "findings": findings,
     })
 }
@@ -150,7 +150,7 @@ mod tests {
         let fresh: Vec<&Finding> = run.fresh_findings().collect();
         let payload = payload(PayloadFormat::Generic, &run, &fresh, None);
         assert_eq!(payload["rule"], "scope_violation");
-        assert_eq!(payload["run_id"], run.id.as_str());
+        assert_eq!(payload["run_id"], run.head.id.as_str());
         assert_eq!(payload["window"]["to"], "2026-11-24T10:00:00.000000Z");
         assert_eq!(payload["findings"][0]["event_ids"][0], "e1");
         assert_eq!(payload["findings"][0]["severity"], "high");

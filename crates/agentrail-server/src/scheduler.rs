@@ -195,7 +195,7 @@ impl State {
                 }
             };
             let next = last.as_ref().map_or(first_run, |last| {
-                let since = Timestamp::now().as_micros().saturating_sub(last.at.as_micros());
+                let since = Timestamp::now().as_micros().saturating_sub(last.head.at.as_micros());
                 let since = Duration::from_micros(u64::try_from(since).unwrap_or(0));
                 (Instant::now() + rule.schedule.saturating_sub(since)).max(first_run)
             });
@@ -215,7 +215,7 @@ impl State {
                 record = self.run_rule(rule, previous.get(&name)) => record,
                 _ = stopping.wait_for(|stop| *stop) => break,
             };
-            if record.error.is_none() {
+            if record.head.error.is_none() {
                 previous.insert(name.clone(), record);
             }
             // Missed runs are not made up: the next one covers their window.
@@ -227,7 +227,7 @@ impl State {
 
     fn last_success(&self, rule: &str) -> Result<Option<RunRecord>, HistoryError> {
         // A few failures in a row are looked past; more, and everything is new again.
-        Ok(self.history.runs(Some(rule), 16)?.into_iter().find(|run| run.error.is_none()))
+        Ok(self.history.runs(Some(rule), 16)?.into_iter().find(|run| run.head.error.is_none()))
     }
 
     /// Runs `rule` once, keeps the run and sends its new findings.
@@ -244,7 +244,7 @@ impl State {
         record.cap_event_ids(self.config.max_event_ids);
         self.metrics.report_runs.add(1);
         self.metrics.report_seconds.observe(started.elapsed().as_secs_f64());
-        match &record.error {
+        match &record.head.error {
             Some(error) => {
                 self.metrics.report_failures.add(1);
                 tracing::warn!(rule = rule.name(), %error, "scheduled rule failed");
@@ -255,7 +255,7 @@ impl State {
                     rule = rule.name(),
                     findings = record.findings.len(),
                     new = record.new_findings.len(),
-                    seconds = record.seconds,
+                    seconds = record.head.seconds,
                     "scheduled rule ran"
                 );
             }
@@ -279,7 +279,7 @@ impl State {
         }
         for webhook in &self.webhooks {
             let config = webhook.config();
-            if record.severity >= config.min_severity {
+            if record.head.severity >= config.min_severity {
                 webhook.send(payload(config.format, record, &fresh, self.config.replay_url.as_deref()));
             }
         }
