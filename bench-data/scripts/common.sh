@@ -1,17 +1,23 @@
-# Shared by the benchmark scripts (sourced): describes the machine, builds
-# the release binaries, generates the bench-data for EVENTS and SEED once
-# (cached under target/bench-data/<seed>-<events>/), and makes sure DuckDB,
-# the baseline engine, is importable. Sets `dir` and `file`.
+# Shared by the benchmark scripts (sourced).
 #
+#   bench_machine       describes the machine, builds the release binaries and
+#                       makes sure DuckDB, the baseline engine, is importable
 #   bench_setup EVENTS SEED
-bench_setup() {
-  local events=$1 seed=$2
-  dir="target/bench-data/${seed}-${events}"
-  file="$dir/mixed.ndjson"
+#                       bench_machine, then generates the bench-data for EVENTS
+#                       and SEED once (cached under target/bench-data/<seed>-<events>/);
+#                       sets `dir` and `file`
+bench_machine() {
   echo "== machine"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "rustc: $(rustc --version)"
   cargo build --release --quiet -p agentrail -p agentrail-bench-data
-  [ -s "$file" ] || ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --mixed-only --out "$dir"
   python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
+}
+
+bench_setup() {
+  local events=$1 seed=$2
+  dir="target/bench-data/${seed}-${events}"
+  file="$dir/mixed.ndjson"
+  bench_machine
+  [ -s "$file" ] || ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --mixed-only --out "$dir"
 }

@@ -218,9 +218,11 @@ impl History {
         Ok(latest)
     }
 
-    /// The current picture: each rule's newest run, as one report.
-    pub fn current_report(&self) -> Result<Report, HistoryError> {
-        let latest = self.latest()?;
+    /// The current picture: the newest run of each rule that `runs` says
+    /// is still run (a rule since removed no longer reports), as one report.
+    pub fn current_report(&self, runs: impl Fn(&str) -> bool) -> Result<Report, HistoryError> {
+        let mut latest = self.latest()?;
+        latest.retain(|rule, _| runs(rule));
         let generated_at = latest.values().map(|r| r.head.at).max().unwrap_or_else(Timestamp::now);
         let mut report = Report { generated_at, findings: Vec::new(), rules_run: Vec::new(), errors: Vec::new() };
         for RunRecord { head, findings, .. } in latest.into_values() {
@@ -333,8 +335,10 @@ mod tests {
 
         let latest = history.latest().expect("latest");
         assert_eq!(latest.keys().collect::<Vec<_>>(), ["rate_spike", "scope_violation"]);
-        let report = history.current_report().expect("report");
+        let report = history.current_report(|_| true).expect("report");
         assert_eq!((report.findings.len(), report.rules_run.len()), (2, 2));
+        let report = history.current_report(|rule| rule == "rate_spike").expect("report");
+        assert_eq!((report.findings.len(), report.rules_run.len()), (0, 1), "a rule no longer run does not report");
 
         for bad in ["../manifest", "", "x/y_z", "nounderscore"] {
             assert!(matches!(history.get(bad), Err(HistoryError::BadId(_))), "{bad:?}");

@@ -119,10 +119,7 @@ pub async fn run_one(
             };
             Ok((run, findings))
         }
-        Err(error) => {
-            tracing::warn!(rule = rule.name(), %error, "the rule failed");
-            Err(RuleFailure { rule: rule.name().to_owned(), error })
-        }
+        Err(error) => Err(RuleFailure { rule: rule.name().to_owned(), error }),
     }
 }
 

@@ -9,7 +9,7 @@
 //! rule picks up its schedule from its newest run in the history, and a
 //! finding already reported is not sent again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,6 +103,8 @@ pub enum SchedulerError {
 #[derive(Debug, Clone)]
 pub struct ReportsView {
     pub history: History,
+    /// The rules the scheduler runs.
+    pub rules: Arc<BTreeSet<String>>,
     pub unusable: Arc<Vec<RuleFailure>>,
     pub replay_url: Option<String>,
 }
@@ -111,7 +113,7 @@ impl ReportsView {
     /// Each rule's newest run as one report, with the unusable rule files
     /// among its errors.
     pub fn current(&self) -> Result<Report, HistoryError> {
-        let mut report = self.history.current_report()?;
+        let mut report = self.history.current_report(|rule| self.rules.contains(rule))?;
         report.errors.splice(0..0, self.unusable.iter().cloned());
         Ok(report)
     }
@@ -136,6 +138,7 @@ impl Scheduler {
         let history = History::open(data_dir, Duration::from_secs(config.history_days.saturating_mul(86_400)))?;
         let view = ReportsView {
             history: history.clone(),
+            rules: Arc::new(rules.iter().map(|rule| rule.name().to_owned()).collect()),
             unusable: Arc::new(unusable),
             replay_url: config.replay_url.clone(),
         };
