@@ -28,8 +28,8 @@ known AS (
 SELECT w.event_id, w.time, w.agent AS agent_id, w.on_behalf_of, w.correlation_id,
        concat(w.agent, ' on ', w.source) AS finding,
        concat(w.agent, ' touched ', w.source, ' for the first time') AS title
-FROM agents w
-JOIN known k ON w.agent = k.agent
-LEFT JOIN baseline b ON w.agent = b.agent AND w.source = b.source
+-- The known agents first: the join holds that (small) side in memory.
+FROM known k
+JOIN agents w ON w.agent = k.agent
 WHERE w.time >= to_timestamp_micros($from)
-  AND b.source IS NULL
+  AND NOT EXISTS (SELECT 1 FROM baseline b WHERE b.agent = w.agent AND b.source = w.source)

@@ -10,7 +10,8 @@
 -- be told apart. One agent restarting (a new session, the same agent id)
 -- does not fire. GitHub names an app's bot account `<agent>[bot]`, so that
 -- suffix is not another agent. One finding per credential, with every use
--- in the window.
+-- in the window. (The few shared credentials come first in the join: that
+-- side is held in memory, and its ids filter the scan of `events`.)
 WITH shared AS (
   SELECT credential_id
   FROM events
@@ -25,7 +26,7 @@ WITH shared AS (
 SELECT e.event_id, e.time, e.agent_id, e.on_behalf_of, e.correlation_id,
        concat('credential ', e.credential_id) AS finding,
        concat('credential ', e.credential_id, ' is used by more than one agent') AS title
-FROM events e JOIN shared s ON e.credential_id = s.credential_id
+FROM shared s JOIN events e ON e.credential_id = s.credential_id
 WHERE e.actor_type = 'agent'
   AND e.time >= to_timestamp_micros($from)
   AND e.time < to_timestamp_micros($to)
