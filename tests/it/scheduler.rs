@@ -220,3 +220,29 @@ max_attempts = 50
     assert_eq!(chat.received().len(), delivered, "no message sent again after the restart");
     drop(server);
 }
+
+/// A `[reports]` section that cannot be used stops `serve` at start, with
+/// the reason and the webhook's name (never its URL, which holds a secret).
+#[test]
+fn a_bad_reports_configuration_is_refused_at_start() {
+    let data = TempDir::new("scheduler-bad-config");
+    let cases = [
+        ("[reports]\nhistory_dayz = 3\n", "history_dayz"),
+        ("[[reports.webhooks]]\nname = \"oncall\"\nurl = \"ftp://hooks.example/T0/secret\"\n", "oncall"),
+        ("[[reports.webhooks]]\nurl = \"https://hooks.example/x\"\nformat = \"teams\"\n", "teams"),
+        ("[[reports.webhooks]]\nurl = \"https://hooks.example/x\"\nmin_severity = \"urgent\"\n", "urgent"),
+        ("[[reports.webhooks]]\nurl = \"https://hooks.example/x\"\nmax_attempts = 0\n", "max_attempts"),
+    ];
+    for (section, named) in cases {
+        let config = data.path().join("agentrail.toml");
+        std::fs::write(&config, section).expect("config");
+        let data_dir = data.path().join("data").display().to_string();
+        let args =
+            ["serve", "--config", &config.display().to_string(), "--data-dir", &data_dir, "--listen", "127.0.0.1:0"];
+        let output = run(&args, b"");
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{section}: {message}");
+        assert!(message.contains(named), "{section}: {message}");
+        assert!(!message.contains("secret"), "the URL is not shown: {message}");
+    }
+}

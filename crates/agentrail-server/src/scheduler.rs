@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::webhook::{Webhook, WebhookConfig, WebhookError};
+use crate::webhook::{Delivery, Webhook, WebhookConfig, WebhookError};
 
 /// `[reports]` in the configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -142,26 +142,37 @@ impl Scheduler {
             unusable: Arc::new(unusable),
             replay_url: config.replay_url.clone(),
         };
+        // Every check that can fail comes first, and no runtime is built
+        // here: this runs inside the server's runtime, where one cannot be dropped.
+        let (webhooks, deliveries): (Vec<Webhook>, Vec<Delivery>) = config
+            .webhooks
+            .iter()
+            .map(|webhook| Webhook::new(webhook.clone(), Arc::clone(&metrics)))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
         let limits =
             QueryLimits { timeout: Duration::from_secs(config.rule_timeout_seconds), ..QueryLimits::default() };
         let engine = QueryEngine::open(data_dir, limits).map_err(|e| SchedulerError::Start(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| SchedulerError::Start(e.to_string()))?;
-        // Webhook tasks live on the scheduler's runtime; a bad one is refused now, by name.
-        let webhooks = {
-            let _entered = runtime.enter();
-            config
-                .webhooks
-                .iter()
-                .map(|webhook| Webhook::start(webhook.clone(), Arc::clone(&metrics), stopping.clone()))
-                .collect::<Result<Vec<_>, _>>()?
-        };
         let state = State { config, rules, engine, history, webhooks, metrics };
         let thread = std::thread::Builder::new()
             .name("agentrail-reports".to_owned())
-            .spawn(move || runtime.block_on(state.run(stopping)))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot start the report scheduler's runtime; no reports will run");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    // Webhook deliveries live on the scheduler's runtime.
+                    for delivery in deliveries {
+                        tokio::spawn(delivery.run(stopping.clone()));
+                    }
+                    state.run(stopping).await;
+                });
+            })
             .map_err(|e| SchedulerError::Start(e.to_string()))?;
         Ok((Scheduler { thread }, view))
     }

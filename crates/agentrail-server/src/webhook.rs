@@ -1,6 +1,7 @@
 //! Webhook delivery of new findings.
 //!
-//! Each configured webhook has its own bounded queue and one task that posts
+//! Each configured webhook has its own bounded queue and one task (its
+//! [`Delivery`]) that posts
 //! the payloads in order. A failed post (no connection, a timeout, a 5xx, a
 //! 408 or a 429) is retried with exponential backoff (1 s, 2 s, 4 s, … up to
 //! five minutes, or the receiver's `Retry-After`) until the attempts run
@@ -93,13 +94,9 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// Checks `config` and starts its delivery task on the current runtime;
-    /// the task ends when `stopping` turns true.
-    pub fn start(
-        config: WebhookConfig,
-        metrics: Metrics,
-        stopping: watch::Receiver<bool>,
-    ) -> Result<Webhook, WebhookError> {
+    /// Checks `config` and makes the webhook; nothing is sent until its
+    /// [`Delivery`] runs.
+    pub fn new(config: WebhookConfig, metrics: Metrics) -> Result<(Webhook, Delivery), WebhookError> {
         let invalid = |problem: String| WebhookError::Invalid { name: config.label(), problem };
         let url = reqwest::Url::parse(&config.url).map_err(|e| invalid(format!("url is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -126,8 +123,8 @@ impl Webhook {
             ready: Arc::new(Notify::new()),
             metrics,
         };
-        tokio::spawn(webhook.clone().deliver(client, url, stopping));
-        Ok(webhook)
+        let delivery = Delivery { webhook: webhook.clone(), client, url };
+        Ok((webhook, delivery))
     }
 
     pub fn config(&self) -> &WebhookConfig {
@@ -150,14 +147,25 @@ impl Webhook {
     fn next(&self) -> Option<Value> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
     }
+}
 
+/// The task that posts one webhook's queue.
+#[derive(Debug)]
+pub struct Delivery {
+    webhook: Webhook,
+    client: reqwest::Client,
+    url: reqwest::Url,
+}
+
+impl Delivery {
     /// Posts queued payloads, one at a time, until `stopping`.
-    async fn deliver(self, client: reqwest::Client, url: reqwest::Url, mut stopping: watch::Receiver<bool>) {
-        let label = self.config.label();
+    pub async fn run(self, mut stopping: watch::Receiver<bool>) {
+        let Delivery { webhook, client, url } = self;
+        let label = webhook.config.label();
         loop {
-            let Some(payload) = self.next() else {
+            let Some(payload) = webhook.next() else {
                 tokio::select! {
-                    _ = self.ready.notified() => continue,
+                    _ = webhook.ready.notified() => continue,
                     _ = stopping.wait_for(|stop| *stop) => break,
                 }
             };
@@ -169,14 +177,14 @@ impl Webhook {
                 };
                 match outcome {
                     Ok(()) => {
-                        self.metrics.webhook_delivered.add(1);
+                        webhook.metrics.webhook_delivered.add(1);
                         tracing::info!(webhook = %label, attempt, "webhook delivered");
                         break;
                     }
                     Err(failure) => {
-                        self.metrics.webhook_failed_attempts.add(1);
-                        if !failure.retry || attempt >= self.config.max_attempts {
-                            self.metrics.webhook_dropped.add(1);
+                        webhook.metrics.webhook_failed_attempts.add(1);
+                        if !failure.retry || attempt >= webhook.config.max_attempts {
+                            webhook.metrics.webhook_dropped.add(1);
                             tracing::error!(webhook = %label, attempt, error = %failure.reason, "webhook payload given up");
                             break;
                         }
@@ -194,7 +202,7 @@ impl Webhook {
                 break;
             }
         }
-        let left = self.queue.lock().unwrap_or_else(PoisonError::into_inner).len();
+        let left = webhook.queue.lock().unwrap_or_else(PoisonError::into_inner).len();
         if left > 0 {
             tracing::warn!(webhook = %label, payloads = left, "stopping with webhook payloads not delivered");
         }
@@ -249,8 +257,6 @@ mod tests {
 
     #[test]
     fn a_bad_webhook_configuration_is_refused_by_name() {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let (_stop, stopping) = watch::channel(false);
         let config = |url: &str| WebhookConfig {
             name: Some("oncall".into()),
             url: url.into(),
@@ -260,16 +266,14 @@ mod tests {
             max_attempts: 3,
             timeout_seconds: 5,
         };
-        runtime.block_on(async {
-            for (url, named) in [("not a url", "not a URL"), ("ftp://x.example/", "http or https")] {
-                let error = Webhook::start(config(url), Metrics::default(), stopping.clone()).expect_err(url);
-                assert!(error.to_string().contains(named) && error.to_string().contains("oncall"), "{error}");
-            }
-            let mut bad_header = config("https://hooks.example/x");
-            bad_header.headers.insert("Bad Header".into(), "v".into());
-            let error = Webhook::start(bad_header, Metrics::default(), stopping.clone()).expect_err("header");
-            assert!(error.to_string().contains("Bad Header"), "{error}");
-            assert!(Webhook::start(config("https://hooks.example/x"), Metrics::default(), stopping).is_ok());
-        });
+        for (url, named) in [("not a url", "not a URL"), ("ftp://x.example/", "http or https")] {
+            let error = Webhook::new(config(url), Metrics::default()).expect_err(url);
+            assert!(error.to_string().contains(named) && error.to_string().contains("oncall"), "{error}");
+        }
+        let mut bad_header = config("https://hooks.example/x");
+        bad_header.headers.insert("Bad Header".into(), "v".into());
+        let error = Webhook::new(bad_header, Metrics::default()).expect_err("header");
+        assert!(error.to_string().contains("Bad Header"), "{error}");
+        assert!(Webhook::new(config("https://hooks.example/x"), Metrics::default()).is_ok());
     }
 }
