@@ -209,14 +209,7 @@ fn activity_chart(out: &mut String, report: &Report, activity: &[Activity]) {
 }
 
 fn finding_card(out: &mut String, index: usize, finding: &Finding, replay_url: Option<&str>) {
-    let who = match (&finding.agent_id, &finding.on_behalf_of) {
-        (Some(agent), Some(user)) => {
-            format!("agent <code>{}</code> on behalf of <code>{}</code>", escape(agent), escape(user))
-        }
-        (Some(agent), None) => format!("agent <code>{}</code>, no human principal", escape(agent)),
-        (None, Some(user)) => format!("on behalf of <code>{}</code>", escape(user)),
-        (None, None) => "no agent named".to_owned(),
-    };
+    let who = finding.who(|name| format!("<code>{}</code>", escape(name)));
     let _ = write!(
         out,
         "<div class=\"finding\" id=\"finding-{index}\" style=\"border-color:{0}\"><span class=\"badge\" style=\"background:{0}\">{1}</span>\

@@ -30,12 +30,7 @@ pub fn render_markdown(report: &Report, replay_url: Option<&str>) -> String {
     }
     for finding in &report.findings {
         let _ = writeln!(out, "## [{}] {}: {}\n", finding.severity, finding.rule, finding.title);
-        let who = match (&finding.agent_id, &finding.on_behalf_of) {
-            (Some(agent), Some(user)) => format!("agent `{agent}` on behalf of `{user}`"),
-            (Some(agent), None) => format!("agent `{agent}`, no human principal"),
-            (None, Some(user)) => format!("on behalf of `{user}`"),
-            (None, None) => "no agent named".to_owned(),
-        };
+        let who = finding.who(|name| format!("`{name}`"));
         let events = if finding.count == 1 { "event" } else { "events" };
         let _ =
             writeln!(out, "- {who}; {} {events} from {} to {}", finding.count, finding.first_seen, finding.last_seen);

@@ -29,6 +29,7 @@ use agentrail_query::{NamedQuery, NamedQueryError};
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{format_duration, parse_duration};
+use crate::run::RuleFailure;
 
 macro_rules! builtin_rules {
     ($($file:literal),+ $(,)?) => {
@@ -117,6 +118,11 @@ impl RuleError {
             RuleError::Query(_) => return "(rules)".to_owned(),
         };
         Path::new(&file).file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or(file)
+    }
+
+    /// The error as a report lists it: the rule's name and why.
+    pub fn failure(&self) -> RuleFailure {
+        RuleFailure { rule: self.rule(), error: self.to_string() }
     }
 }
 
@@ -228,6 +234,19 @@ impl Rules {
             }
         }
         Ok((rules, broken))
+    }
+
+    /// The built-in rules, plus `dir`'s when given; see [`Rules::with_dir`].
+    pub fn load(dir: Option<&Path>) -> Result<(Rules, Vec<RuleError>), RuleError> {
+        match dir {
+            Some(dir) => Rules::with_dir(dir),
+            None => Ok((Rules::builtin()?, Vec::new())),
+        }
+    }
+
+    /// The rule named `name`.
+    pub fn get(&self, name: &str) -> Option<&Rule> {
+        self.rules.get(name)
     }
 
     fn insert(&mut self, rule: Rule) {

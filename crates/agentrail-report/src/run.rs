@@ -124,6 +124,17 @@ pub async fn run_one(
 }
 
 impl Finding {
+    /// Who acted, each name wrapped by `code`: "agent X on behalf of Y",
+    /// "agent X, no human principal", "on behalf of Y" or "no agent named".
+    pub fn who(&self, code: impl Fn(&str) -> String) -> String {
+        match (&self.agent_id, &self.on_behalf_of) {
+            (Some(agent), Some(user)) => format!("agent {} on behalf of {}", code(agent), code(user)),
+            (Some(agent), None) => format!("agent {}, no human principal", code(agent)),
+            (None, Some(user)) => format!("on behalf of {}", code(user)),
+            (None, None) => "no agent named".to_owned(),
+        }
+    }
+
     /// The link to this finding's replay under `replay_url` (which ends in
     /// `/replay/`), the correlation id percent-encoded as a path segment.
     pub fn replay_link(&self, replay_url: &str) -> Option<String> {
@@ -209,6 +220,16 @@ fn group(rule: &Rule, rows: Vec<Map<String, Value>>) -> Vec<Finding> {
             }
         })
         .collect()
+}
+
+/// The report as one HTML page with its activity chart. The chart is a
+/// nicety: when its query fails the page still lists every finding.
+pub async fn html_page(engine: &QueryEngine, report: &Report, replay_url: Option<&str>) -> String {
+    let activity = activity(engine, report).await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "no activity chart in the report page");
+        Vec::new()
+    });
+    crate::html::render_html(report, &activity, replay_url)
 }
 
 /// Events per agent and hour over the span of the report's windows, for the

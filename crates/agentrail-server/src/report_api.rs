@@ -8,9 +8,8 @@
 //! - `GET /api/v1/reports/runs/{id}`: one run with its findings.
 
 use agentrail_report::history::{HistoryError, RunSummary};
-use agentrail_report::html::render_html;
 use agentrail_report::markdown::render_markdown;
-use agentrail_report::{Report, activity};
+use agentrail_report::{Report, html_page};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -50,12 +49,7 @@ pub(crate) async fn current(
         Ok(match format.as_str() {
             "md" => text_response("text/markdown; charset=utf-8", render_markdown(&report, Some(replay_url))),
             "html" => {
-                // The chart is a nicety: without it the page still lists every finding.
-                let activity = activity(&state.engine, &report).await.unwrap_or_else(|error| {
-                    tracing::warn!(%error, "no activity chart in the report page");
-                    Vec::new()
-                });
-                text_response("text/html; charset=utf-8", render_html(&report, &activity, Some(replay_url)))
+                text_response("text/html; charset=utf-8", html_page(&state.engine, &report, Some(replay_url)).await)
             }
             _ => json_response(&serde_json::to_value(&report).map_err(internal)?),
         })

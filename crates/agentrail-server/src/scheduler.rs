@@ -224,7 +224,7 @@ impl State {
                 _ = tokio::time::sleep_until(at.into()) => {},
                 _ = stopping.wait_for(|stop| *stop) => break,
             }
-            let Some(rule) = self.rules.iter().find(|rule| rule.name() == name) else { break };
+            let Some(rule) = self.rules.get(&name) else { break };
             let record = tokio::select! {
                 record = self.run_rule(rule, previous.get(&name)) => record,
                 _ = stopping.wait_for(|stop| *stop) => break,

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use agentrail_event::Timestamp;
 use agentrail_query::QueryLimits;
-use agentrail_report::html::render_html;
 use agentrail_report::markdown::render_markdown;
-use agentrail_report::{RuleFailure, Rules, activity, run_rules};
+use agentrail_report::{RuleError, Rules, html_page, run_rules};
 use anyhow::Context;
 
 use crate::cli::{ReportArgs, ReportFormat};
@@ -21,17 +20,13 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         None => Timestamp::now(),
     };
-    let (rules, broken) = match &args.rules {
-        Some(dir) => Rules::with_dir(dir)?,
-        None => (Rules::builtin()?, Vec::new()),
-    };
+    let (rules, broken) = Rules::load(args.rules.as_deref())?;
     let limits = QueryLimits { timeout: Duration::from_secs(args.timeout), ..QueryLimits::default() };
     let engine = setup::query_engine(&args.data_dir, limits)?;
     let runtime = setup::query_runtime()?;
     let mut report = runtime.block_on(run_rules(&engine, &rules, until, args.since));
     // Unusable files come first: a rule that silently never runs is the worst outcome.
-    let unusable = broken.iter().map(|error| RuleFailure { rule: error.rule(), error: error.to_string() });
-    report.errors.splice(0..0, unusable);
+    report.errors.splice(0..0, broken.iter().map(RuleError::failure));
 
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -41,12 +36,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         ReportFormat::Md => out.write_all(render_markdown(&report, args.replay_url.as_deref()).as_bytes())?,
         ReportFormat::Html => {
-            // The chart is a nicety: without it the page still lists every finding.
-            let activity = runtime.block_on(activity(&engine, &report)).unwrap_or_else(|error| {
-                eprintln!("agentrail report: no activity chart: {error}");
-                Vec::new()
-            });
-            out.write_all(render_html(&report, &activity, args.replay_url.as_deref()).as_bytes())?;
+            let page = runtime.block_on(html_page(&engine, &report, args.replay_url.as_deref()));
+            out.write_all(page.as_bytes())?;
         }
     }
     for error in &report.errors {

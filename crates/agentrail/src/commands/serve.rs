@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use agentrail_collect::Limits;
 use agentrail_query::QueryLimits;
-use agentrail_report::{RuleFailure, Rules};
+use agentrail_report::{RuleError, RuleFailure, Rules};
 use agentrail_server::{HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, ServeOptions, WriterOptions};
 use agentrail_store::StoreOptions;
 use anyhow::Context;
@@ -107,15 +107,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.rules {
         reports.rules_dir = Some(dir);
     }
-    let (rules, unusable) = match &reports.rules_dir {
-        Some(dir) => Rules::with_dir(dir)?,
-        None => (Rules::builtin()?, Vec::new()),
-    };
-    for error in &unusable {
-        eprintln!("agentrail: rule {} cannot be used and will not run: {error}", error.rule());
+    let (rules, unusable) = Rules::load(reports.rules_dir.as_deref())?;
+    let unusable_rules: Vec<RuleFailure> = unusable.iter().map(RuleError::failure).collect();
+    for failure in &unusable_rules {
+        eprintln!("agentrail: rule {} cannot be used and will not run: {}", failure.rule, failure.error);
     }
-    let unusable_rules =
-        unusable.iter().map(|error| RuleFailure { rule: error.rule(), error: error.to_string() }).collect();
     let options = ServeOptions {
         http,
         kafka: config.kafka,
