@@ -11,6 +11,7 @@
 pub mod durable;
 pub mod index;
 pub mod manifest;
+pub mod merkle;
 pub mod quarantine;
 pub mod segment;
 pub mod store;
