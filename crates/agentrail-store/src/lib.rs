@@ -8,6 +8,7 @@
 //! rejected records go to [`quarantine`]; small state files are replaced [`durable`]ly. This crate knows nothing of HTTP or Kafka: callers
 //! acknowledge, or commit offsets, after [`wal::Wal::sync`] returns.
 
+pub mod chain;
 pub mod checkpoint;
 pub mod durable;
 pub mod index;
