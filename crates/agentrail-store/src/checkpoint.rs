@@ -89,11 +89,25 @@ impl CheckpointKey {
 
     /// A checkpoint of the chain at `size` leaves with `root`, after `previous`.
     pub fn sign(&self, size: u64, root: &Hash, time: Timestamp, previous: Option<&Checkpoint>) -> Checkpoint {
+        self.sign_handing_over(size, root, time, previous, None)
+    }
+
+    /// A checkpoint that also names the key that signs the checkpoints after
+    /// it (`next`, hex): how a key is rotated without breaking the chain.
+    pub fn sign_handing_over(
+        &self,
+        size: u64,
+        root: &Hash,
+        time: Timestamp,
+        previous: Option<&Checkpoint>,
+        next: Option<String>,
+    ) -> Checkpoint {
         let mut checkpoint = Checkpoint {
             size,
             root: hex::encode(root),
             time,
             previous_signature: previous.map(|p| p.signature.clone()),
+            next_key: next,
             signature: String::new(),
         };
         checkpoint.signature = hex::encode(self.key.sign(checkpoint.signed_text().as_bytes()).to_bytes());
@@ -123,6 +137,10 @@ pub struct Checkpoint {
     pub time: Timestamp,
     /// The signature of the checkpoint before this one (none for the first).
     pub previous_signature: Option<String>,
+    /// The public key (hex) that signs the checkpoints after this one, when
+    /// the key was rotated here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_key: Option<String>,
     /// Ed25519 over [`Checkpoint::signed_text`], hex.
     pub signature: String,
 }
@@ -131,15 +149,17 @@ impl Checkpoint {
     /// The bytes signed: one field a line, in a fixed order.
     pub fn signed_text(&self) -> String {
         format!(
-            "{HEADER}\nsize {}\nroot {}\ntime {}\nprevious {}\n",
+            "{HEADER}\nsize {}\nroot {}\ntime {}\nprevious {}\nnext-key {}\n",
             self.size,
             self.root,
             self.time,
-            self.previous_signature.as_deref().unwrap_or("-")
+            self.previous_signature.as_deref().unwrap_or("-"),
+            self.next_key.as_deref().unwrap_or("-")
         )
     }
 
-    fn signature_holds(&self, key: &VerifyingKey) -> bool {
+    /// Whether the signature is `key`'s over [`Checkpoint::signed_text`].
+    pub fn signature_holds(&self, key: &VerifyingKey) -> bool {
         let Some(bytes) = hex::decode(&self.signature).ok().and_then(|b| <[u8; 64]>::try_from(b).ok()) else {
             return false;
         };
@@ -159,13 +179,20 @@ pub enum CheckpointProblem {
 }
 
 /// Every problem of `checkpoints` (oldest first) under `key`: each signature
-/// holds, each carries its predecessor's, and sizes never shrink.
+/// holds (under `key`, or the key a checkpoint before it handed over to),
+/// each carries its predecessor's, and sizes never shrink.
 pub fn check_checkpoints(checkpoints: &[Checkpoint], key: &VerifyingKey) -> Vec<CheckpointProblem> {
     let mut problems = Vec::new();
+    let mut key = *key;
     for (index, checkpoint) in checkpoints.iter().enumerate() {
         let size = checkpoint.size;
-        if !checkpoint.signature_holds(key) {
+        if !checkpoint.signature_holds(&key) {
             problems.push(CheckpointProblem::BadSignature { index, size });
+        } else if let Some(next) = &checkpoint.next_key {
+            match parse_public_key(next) {
+                Some(next) => key = next,
+                None => problems.push(CheckpointProblem::BadSignature { index, size }),
+            }
         }
         let previous = index.checked_sub(1).map(|i| &checkpoints[i]);
         if checkpoint.previous_signature.as_ref() != previous.map(|p| &p.signature) {
@@ -241,6 +268,17 @@ mod tests {
         let (other, _) = CheckpointKey::load_or_create(&dir.path().join("other")).expect("key");
         let forged = chain(&other, &[1, 3, 3, 8]);
         assert_eq!(check_checkpoints(&forged, &public).len(), 4, "another key's signatures do not hold");
+
+        // A rotation: the old key hands over to the new one, which signs on.
+        let mut rotated = clean.clone();
+        let time = Timestamp::from_micros(1_790_000_000_000_010);
+        rotated.push(key.sign_handing_over(8, &[1; 32], time, rotated.last(), Some(other.public_hex())));
+        rotated.push(other.sign(9, &[2; 32], time, rotated.last()));
+        assert_eq!(check_checkpoints(&rotated, &public), []);
+        // Without the handover, the new key's checkpoint does not hold.
+        rotated.remove(4);
+        rotated[4].previous_signature = Some(rotated[3].signature.clone());
+        assert_eq!(check_checkpoints(&rotated, &public), [CheckpointProblem::BadSignature { index: 4, size: 9 }]);
         assert!(parse_public_key("zz").is_none());
     }
 }

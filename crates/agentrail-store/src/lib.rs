@@ -12,14 +12,18 @@ pub mod chain;
 pub mod checkpoint;
 pub mod durable;
 pub mod index;
+pub mod integrity;
+pub mod jsonl;
 pub mod manifest;
 pub mod merkle;
 pub mod quarantine;
 pub mod segment;
 pub mod store;
+pub mod verify;
 pub mod wal;
 
 pub use index::{CompiledQuery, IndexError, IndexPart, IndexQuery, PartProblem};
+pub use integrity::{Integrity, IntegrityError, IntegrityOptions};
 pub use manifest::{Manifest, ManifestError};
 pub use quarantine::{Quarantined, quarantine_schema};
 pub use segment::{SegmentError, SegmentMeta};

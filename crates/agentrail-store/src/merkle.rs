@@ -40,6 +40,41 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// The roots of a growing tree, one leaf at a time, in O(log n) each: the
+/// tree's perfect subtrees (their roots and heights, largest first), which
+/// is all an RFC 6962 root needs, since the tree over `n` leaves is its
+/// largest perfect subtree joined to the tree over the rest.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    peaks: Vec<(Hash, u32)>,
+    size: u64,
+}
+
+impl Frontier {
+    /// Adds a leaf (its hash).
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = (leaf, 0);
+        while let Some(&(left, height)) = self.peaks.last().filter(|(_, height)| *height == node.1) {
+            self.peaks.pop();
+            node = (node_hash(&left, &node.0), height + 1);
+        }
+        self.peaks.push(node);
+        self.size += 1;
+    }
+
+    /// Leaves pushed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root of the tree over the leaves pushed so far (equal to [`root`]).
+    pub fn root(&self) -> Hash {
+        let mut peaks = self.peaks.iter().rev();
+        let Some((last, _)) = peaks.next() else { return root(&[]) };
+        peaks.fold(*last, |right, (left, _)| node_hash(left, &right))
+    }
+}
+
 /// The largest power of two smaller than `n` (for `n >= 2`): where a tree splits.
 fn split(n: usize) -> usize {
     debug_assert!(n >= 2);
@@ -209,6 +244,18 @@ mod tests {
         longer.push([7; 32]);
         mutated.push(longer);
         mutated
+    }
+
+    #[test]
+    fn a_frontier_gives_the_root_of_every_size() {
+        let leaves: Vec<Hash> = (0..300_u32).map(|n| leaf_hash(&n.to_le_bytes())).collect();
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.root(), root(&[]));
+        for (n, leaf) in leaves.iter().enumerate() {
+            frontier.push(*leaf);
+            assert_eq!(frontier.size(), n as u64 + 1);
+            assert_eq!(frontier.root(), root(&leaves[..=n]), "size {}", n + 1);
+        }
     }
 
     #[test]

@@ -19,7 +19,10 @@ use agentrail_event::{Event, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::chain::{ChainState, Leaf, directory_sha256, events_root};
 use crate::index::{IndexError, IndexPart, PartProblem, part_path, rebuild_part};
+use crate::integrity::{Integrity, IntegrityError, IntegrityOptions};
+use crate::jsonl::JsonlError;
 use crate::manifest::{Manifest, ManifestError};
 use crate::quarantine::{Quarantined, write_quarantine};
 use crate::segment::{SegmentError, SegmentMeta, for_each_event_id, write_segments};
@@ -34,6 +37,8 @@ pub enum StoreError {
     Segment(#[from] SegmentError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
     #[error("write-ahead log entry {seq} is not a batch this version wrote: {source}")]
     BadEntry {
         seq: u64,
@@ -56,6 +61,7 @@ impl StoreError {
             StoreError::Wal(WalError::EntryTooLarge { .. }) => false,
             StoreError::Wal(_)
             | StoreError::Segment(SegmentError::Io { .. } | SegmentError::Index(IndexError::Io { .. }))
+            | StoreError::Integrity(IntegrityError::Log(JsonlError::Io { .. }))
             | StoreError::Io { .. } => true,
             _ => false,
         }
@@ -63,7 +69,7 @@ impl StoreError {
 }
 
 /// Settings of a store.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Pending events are sealed into segments once there are this many.
     pub seal_rows: usize,
@@ -71,12 +77,19 @@ pub struct StoreOptions {
     /// that seals on its own thread ([`Store::begin_seal`]) turns this off.
     pub auto_seal: bool,
     pub wal: WalOptions,
+    /// Where the digest chain, its checkpoints and the signing key live.
+    pub integrity: IntegrityOptions,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         // Pending rows live in memory until sealed: this bounds it (~200 MiB).
-        StoreOptions { seal_rows: 64 * 1024, auto_seal: true, wal: WalOptions::default() }
+        StoreOptions {
+            seal_rows: 64 * 1024,
+            auto_seal: true,
+            wal: WalOptions::default(),
+            integrity: IntegrityOptions::default(),
+        }
     }
 }
 
@@ -107,6 +120,9 @@ pub struct OpenReport {
     /// Segments whose index part was missing, unreadable or disagreeing
     /// with the segment, and was rebuilt from the segment.
     pub rebuilt_index_parts: usize,
+    /// Segments the digest chain holds but no manifest listed: a seal a
+    /// crash interrupted, whose rows are sealed again from the log.
+    pub abandoned_seals: usize,
 }
 
 /// A data directory open for writing.
@@ -116,6 +132,7 @@ pub struct Store {
     options: StoreOptions,
     wal: Wal,
     manifest: Manifest,
+    integrity: Integrity,
     pending_events: Vec<Event>,
     pending_rejects: Vec<Quarantined>,
     /// The log entries the pending rows came from.
@@ -135,10 +152,15 @@ impl Store {
     /// Opens (creating if needed) the store in `dir` and replays its log.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport), StoreError> {
         fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        let mut integrity = Integrity::open(dir, &options.integrity)?;
         let manifest = Manifest::load(dir)?;
         let mut report =
             OpenReport { removed_unlisted_files: remove_unlisted_files(dir, &manifest)?, ..OpenReport::default() };
-        report.rebuilt_index_parts = repair_index_parts(dir, &manifest)?;
+        let mut leaves = abandoned_seals(&integrity, &manifest);
+        report.abandoned_seals = leaves.len();
+        leaves.extend(repair_index_parts(dir, &manifest)?);
+        report.rebuilt_index_parts = leaves.len() - report.abandoned_seals;
+        integrity.record(&leaves)?;
         let mut seen = HashSet::new();
         for segment in &manifest.segments {
             for_each_event_id(&dir.join(&segment.path), |id| {
@@ -153,6 +175,7 @@ impl Store {
             options,
             wal,
             manifest,
+            integrity,
             pending_events: Vec::new(),
             pending_rejects: Vec::new(),
             pending_seqs: None,
@@ -187,6 +210,11 @@ impl Store {
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The digest chain and its checkpoints.
+    pub fn integrity(&self) -> &Integrity {
+        &self.integrity
     }
 
     pub fn pending_events(&self) -> usize {
@@ -304,10 +332,12 @@ impl Store {
         })
     }
 
-    /// Lists a finished job's segments in the manifest (durably), then trims
-    /// the log it covered. Jobs must finish in the order they began.
-    /// On error nothing changed, and the same job may be finished again.
+    /// Records a finished job's segments in the digest chain and signs it,
+    /// lists them in the manifest (durably), then trims the log it covered.
+    /// Jobs must finish in the order they began. On error the manifest is
+    /// unchanged, and the same job may be finished again.
     pub fn finish_seal(&mut self, sealed: &SealedJob) -> Result<(), StoreError> {
+        self.integrity.record(&sealed.leaves)?;
         let mut manifest = self.manifest.clone();
         manifest.segments.extend(sealed.segments.iter().cloned());
         manifest.quarantine.extend(sealed.quarantine.iter().cloned());
@@ -359,6 +389,8 @@ pub struct SealedJob {
     last: u64,
     pub segments: Vec<SegmentMeta>,
     quarantine: Vec<SegmentMeta>,
+    /// The digest chain's leaves for the files, segments first.
+    leaves: Vec<Leaf>,
 }
 
 impl SealJob {
@@ -378,8 +410,67 @@ impl SealJob {
             Ok(quarantine) => quarantine,
             Err(error) => return Err(Box::new(SealFailure { job: self, error: error.into() })),
         };
-        Ok(SealedJob { last: self.last, segments, quarantine })
+        let leaves = match self.leaves(&segments, &quarantine) {
+            Ok(leaves) => leaves,
+            Err(error) => return Err(Box::new(SealFailure { job: self, error })),
+        };
+        Ok(SealedJob { last: self.last, segments, quarantine, leaves })
     }
+
+    /// The chain's leaf of each written file: its hashes as written, and
+    /// for a segment its index part's hash and the root of its event ids
+    /// (read back from the file, so the root is of what was stored).
+    fn leaves(&self, segments: &[SegmentMeta], quarantine: &[SegmentMeta]) -> Result<Vec<Leaf>, StoreError> {
+        let sealed_at = Timestamp::now();
+        let mut leaves = Vec::with_capacity(segments.len() + quarantine.len());
+        for (meta, is_segment) in segments.iter().map(|m| (m, true)).chain(quarantine.iter().map(|m| (m, false))) {
+            let (mut index_sha256, mut root) = (None, None);
+            if is_segment {
+                let part = self.dir.join(part_path(&meta.path));
+                index_sha256 =
+                    Some(directory_sha256(&part).map_err(|source| StoreError::Io { path: part.clone(), source })?);
+                let mut ids = Vec::with_capacity(meta.rows as usize);
+                for_each_event_id(&self.dir.join(&meta.path), |id| ids.push(id.to_owned()))?;
+                root = Some(hex::encode(events_root(ids.iter().map(String::as_str))));
+            }
+            leaves.push(Leaf::Segment {
+                segment: meta.path.clone(),
+                sha256: meta.sha256.clone(),
+                bytes: meta.bytes,
+                rows: meta.rows,
+                first_seq: self.first,
+                last_seq: self.last,
+                index_sha256,
+                events_root: root,
+                sealed_at,
+            });
+        }
+        Ok(leaves)
+    }
+}
+
+/// Segments the chain holds but the manifest never listed, sealed from log
+/// entries the manifest does not count as sealed: a crash came between the
+/// chain and the manifest. Their files are gone (unlisted files are removed
+/// on open) and their rows are replayed from the log, so the chain says so.
+/// A chained segment missing from the manifest although its entries are
+/// sealed is not explained by a crash: it is left for `verify` to report.
+fn abandoned_seals(integrity: &Integrity, manifest: &Manifest) -> Vec<Leaf> {
+    let listed: HashSet<&str> = manifest.segments.iter().chain(&manifest.quarantine).map(|s| s.path.as_str()).collect();
+    let at = Timestamp::now();
+    ChainState::of(integrity.chain().entries())
+        .live
+        .into_iter()
+        .filter(|live| !listed.contains(live.path.as_str()) && live.first_seq > manifest.sealed_through_seq)
+        .map(|live| Leaf::Deleted {
+            segment: live.path,
+            sha256: live.sha256,
+            reason: "a crash interrupted its seal before the manifest listed it; its rows were sealed again \
+                     from the write-ahead log"
+                .to_owned(),
+            at,
+        })
+        .collect()
 }
 
 /// Segment files and index parts not in the manifest were written by a seal
@@ -411,8 +502,8 @@ fn remove_unlisted_files(dir: &Path, manifest: &Manifest) -> Result<Vec<PathBuf>
 
 /// A listed segment whose index part is missing (deleted, or written by a
 /// version without an index), unreadable or disagreeing with its rows gets
-/// it back from its own rows.
-fn repair_index_parts(dir: &Path, manifest: &Manifest) -> Result<usize, StoreError> {
+/// it back from its own rows; the chain's leaf for each says why.
+fn repair_index_parts(dir: &Path, manifest: &Manifest) -> Result<Vec<Leaf>, StoreError> {
     let broken: Vec<(&SegmentMeta, PartProblem)> = manifest
         .segments
         .iter()
@@ -427,5 +518,13 @@ fn repair_index_parts(dir: &Path, manifest: &Manifest) -> Result<usize, StoreErr
         );
         rebuild_part(dir, segment).map_err(SegmentError::from)?;
     }
-    Ok(broken.len())
+    let at = Timestamp::now();
+    broken
+        .into_iter()
+        .map(|(segment, problem)| {
+            let part = dir.join(part_path(&segment.path));
+            let index_sha256 = directory_sha256(&part).map_err(|source| StoreError::Io { path: part, source })?;
+            Ok(Leaf::IndexRebuilt { segment: segment.path.clone(), index_sha256, reason: problem.to_string(), at })
+        })
+        .collect()
 }

@@ -156,7 +156,7 @@ fn sealing_elsewhere_lets_appends_go_on_and_a_crash_mid_seal_loses_nothing() {
     let (second, third) = rest.split_at(rest.len() / 2);
     let manual = StoreOptions { auto_seal: false, ..options() };
     {
-        let (mut store, _) = Store::open(dir.path(), manual).expect("opens");
+        let (mut store, _) = Store::open(dir.path(), manual.clone()).expect("opens");
         store.append(first.to_vec(), Vec::new()).expect("durable");
         let job = store.begin_seal().expect("rows to seal");
         assert_eq!(job.rows(), first.len());
@@ -188,7 +188,7 @@ fn a_crash_after_segment_and_index_before_manifest_leaves_them_agreeing() {
     let events = sample_events();
     let manual = StoreOptions { auto_seal: false, ..options() };
     let unlisted = {
-        let (mut store, _) = Store::open(dir.path(), manual).expect("opens");
+        let (mut store, _) = Store::open(dir.path(), manual.clone()).expect("opens");
         store.append(events.clone(), Vec::new()).expect("durable");
         let job = store.begin_seal().expect("rows to seal");
         let sealed = job.run().expect("written");
