@@ -11,3 +11,4 @@ mod replay;
 mod report;
 mod scheduler;
 mod serve;
+mod verify;

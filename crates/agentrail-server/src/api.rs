@@ -8,6 +8,7 @@
 //! - `GET /api/v1/replay/{correlation_id}[?expand=true]`: the incident replay.
 //! - `GET /api/v1/queries`: the named queries and their parameters.
 //! - `GET /api/v1/reports…`: the anomaly reports ([`crate::report_api`]).
+//! - `GET /api/v1/verify`: the store checked against its signed digest chain ([`crate::verify_api`]).
 //!
 //! Every route needs a token with the `analyst` role (when tokens are
 //! configured). Queries are read-only and run within the configured limits;
@@ -36,6 +37,7 @@ use crate::http::{HttpConfig, Refusal, Role, authorize, problem};
 use crate::metrics::Metrics;
 use crate::report_api;
 use crate::scheduler::ReportsView;
+use crate::verify_api::{self, Verifier};
 
 /// Largest query request body: SQL and parameters, not data.
 const MAX_QUERY_BODY: usize = 1 << 20;
@@ -54,6 +56,7 @@ pub(crate) struct ApiState {
     pub(crate) metrics: Metrics,
     /// The scheduler's history, when it runs.
     pub(crate) reports: Option<ReportsView>,
+    pub(crate) verifier: Arc<Verifier>,
 }
 
 /// The read API's routes.
@@ -66,6 +69,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/reports", get(report_api::current))
         .route("/api/v1/reports/runs", get(report_api::runs))
         .route("/api/v1/reports/runs/{id}", get(report_api::run))
+        .route("/api/v1/verify", get(verify_api::verify))
         // Bodies a little over the limit are read whole and refused by the
         // handler with a reason; far larger ones are cut off by axum.
         .layer(DefaultBodyLimit::max(8 * MAX_QUERY_BODY))

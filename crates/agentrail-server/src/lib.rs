@@ -27,6 +27,7 @@ pub mod kafka;
 pub mod metrics;
 mod report_api;
 pub mod scheduler;
+mod verify_api;
 pub mod webhook;
 pub mod writer;
 
@@ -38,6 +39,7 @@ use agentrail_collect::Normalizer;
 use agentrail_query::{NamedQueries, QueryEngine, QueryError, QueryLimits};
 use agentrail_report::{RuleFailure, Rules};
 use agentrail_store::Store;
+use agentrail_store::verify::VerifyOptions;
 
 pub use http::{HttpConfig, HttpLimits, IngestToken, Role};
 pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
@@ -87,6 +89,9 @@ pub struct ServeOptions {
     pub reports: ReportsConfig,
     pub rules: Rules,
     pub unusable_rules: Vec<RuleFailure>,
+    /// What `GET /api/v1/verify` checks with (the integrity records' place,
+    /// the public key).
+    pub verify: VerifyOptions,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting (HTTP) and
@@ -108,6 +113,7 @@ pub async fn serve(
         reports: reports_config,
         rules,
         unusable_rules,
+        verify,
     } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
@@ -118,6 +124,7 @@ pub async fn serve(
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
     let metrics = Metrics::default();
     let engine = Arc::new(QueryEngine::open(store.dir(), query_limits)?);
+    let data_dir = store.dir().to_owned();
     tokio::task::spawn_blocking({
         let engine = Arc::clone(&engine);
         move || {
@@ -180,6 +187,7 @@ pub async fn serve(
         config: Arc::new(config.clone()),
         metrics: Arc::clone(&metrics),
         reports: scheduler.as_ref().map(|(_, view)| view.clone()),
+        verifier: Arc::new(verify_api::Verifier { data_dir, options: verify, running: Default::default() }),
     };
     let app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
     on_listening(bound);

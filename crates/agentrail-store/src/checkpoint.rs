@@ -167,6 +167,62 @@ impl Checkpoint {
     }
 }
 
+/// A checkpoint in the vocabulary of OCSF's `record_integrity` profile
+/// (the `attestation` object), for tools that speak it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attestation {
+    /// The checkpoint's place in the chain: the leaves it covers.
+    pub uid: String,
+    /// The signing key, `ed25519:<hex>`.
+    pub authority_uid: String,
+    /// The chain's id, stable for its life: SHA-256 of its first checkpoint's signature.
+    pub chain_uid: String,
+    /// SHA-256 of the signed text.
+    pub fingerprint: Fingerprint,
+    pub signatures: Vec<DigitalSignature>,
+}
+
+/// OCSF `fingerprint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fingerprint {
+    pub algorithm: &'static str,
+    pub algorithm_id: u8,
+    pub value: String,
+}
+
+/// OCSF `digital_signature` (Ed25519 is OCSF's "Other", 99).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigitalSignature {
+    pub algorithm: &'static str,
+    pub algorithm_id: u8,
+    pub value: String,
+    pub created_time: Timestamp,
+}
+
+impl Checkpoint {
+    /// This checkpoint as an OCSF attestation signed by `public_key` (hex),
+    /// in the chain whose first checkpoint is `first`.
+    pub fn attestation(&self, public_key: &str, first: &Checkpoint) -> Attestation {
+        use sha2::{Digest, Sha256};
+        Attestation {
+            uid: self.size.to_string(),
+            authority_uid: format!("ed25519:{public_key}"),
+            chain_uid: hex::encode(Sha256::digest(first.signature.as_bytes())),
+            fingerprint: Fingerprint {
+                algorithm: "SHA-256",
+                algorithm_id: 3,
+                value: hex::encode(Sha256::digest(self.signed_text().as_bytes())),
+            },
+            signatures: vec![DigitalSignature {
+                algorithm: "Ed25519",
+                algorithm_id: 99,
+                value: self.signature.clone(),
+                created_time: self.time,
+            }],
+        }
+    }
+}
+
 /// What is wrong with a sequence of checkpoints.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointProblem {

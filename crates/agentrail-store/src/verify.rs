@@ -12,11 +12,12 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use agentrail_event::Timestamp;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
 use crate::chain::{CHAIN_FILE, ChainState, Leaf, LiveSegment, directory_sha256};
-use crate::checkpoint::{Checkpoint, CheckpointProblem, check_checkpoints, parse_public_key};
+use crate::checkpoint::{Attestation, Checkpoint, CheckpointProblem, check_checkpoints, parse_public_key};
 use crate::index::part_path;
 use crate::integrity::{CHECKPOINTS_FILE, IntegrityOptions};
 use crate::jsonl;
@@ -114,6 +115,8 @@ pub struct VerifyReport {
     /// The newest checkpoint: save it, and pass it back as a trusted
     /// checkpoint to prove later that nothing was rolled back.
     pub latest_checkpoint: Option<Checkpoint>,
+    /// The newest checkpoint as an OCSF `record_integrity` attestation.
+    pub attestation: Option<Attestation>,
     pub segments_checked: usize,
     pub segments_deleted: usize,
     pub problems: Vec<Problem>,
@@ -161,6 +164,7 @@ pub fn verify(
         chain_leaves: 0,
         checkpoints: 0,
         latest_checkpoint: None,
+        attestation: None,
         segments_checked: 0,
         segments_deleted: 0,
         problems: Vec::new(),
@@ -193,6 +197,8 @@ pub fn verify(
     };
     report.checkpoints = checkpoints.len();
     report.latest_checkpoint = checkpoints.last().cloned();
+    report.attestation =
+        checkpoints.first().zip(checkpoints.last()).map(|(first, last)| last.attestation(&report.public_key, first));
     check_signatures(&checkpoints, &key, &checkpoints_name, &mut check);
     check_roots(&chain.hashes, &checkpoints, trusted.as_ref(), &key, &chain_name, &mut check);
 
@@ -215,6 +221,31 @@ pub fn verify(
     report.problems = check.problems;
     report.verified = report.problems.is_empty();
     Ok(report)
+}
+
+/// [`verify`], and once more after `pause` when every problem found is one
+/// a store being written shows for a moment (see
+/// [`ProblemKind::may_be_transient`]): the second answer stands.
+pub fn verify_settled(
+    data_dir: &Path,
+    options: &VerifyOptions,
+    pause: std::time::Duration,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<VerifyReport, VerifyError> {
+    let report = verify(data_dir, options, progress)?;
+    if report.verified || !report.problems.iter().all(|p| p.kind.may_be_transient()) {
+        return Ok(report);
+    }
+    std::thread::sleep(pause);
+    verify(data_dir, options, progress)
+}
+
+/// A day bound of `--from`/`--to`: `YYYY-MM-DD`, or the day of an RFC 3339 time.
+pub fn parse_day(text: &str) -> Option<String> {
+    let valid_day = |day: &str| {
+        Timestamp::parse(&format!("{day}T00:00:00Z")).is_ok_and(|t| t.date_string() == day).then(|| day.to_owned())
+    };
+    valid_day(text).or_else(|| Timestamp::parse(text).ok().map(Timestamp::date_string))
 }
 
 /// Problems found so far; one per kind and path.
@@ -493,5 +524,13 @@ mod tests {
         assert!(!day_in_range(path, Some("2026-11-25"), None));
         assert!(!day_in_range(path, None, Some("2026-11-23")));
         assert!(day_in_range("manifest.json", Some("2030-01-01"), None));
+    }
+
+    #[test]
+    fn a_day_bound_is_a_date_or_the_day_of_a_time() {
+        assert_eq!(parse_day("2026-11-24").as_deref(), Some("2026-11-24"));
+        assert_eq!(parse_day("2026-11-24T23:00:00-02:00").as_deref(), Some("2026-11-25"));
+        assert_eq!(parse_day("2026-02-30"), None);
+        assert_eq!(parse_day("yesterday"), None);
     }
 }

@@ -77,6 +77,17 @@ pub enum Command {
     /// reported by name and the others still run. Exit status: 0 no
     /// findings, 1 findings, 2 error (a rule failed, or nothing could run).
     Report(ReportArgs),
+    /// Prove the data directory was not tampered with: every segment and
+    /// index part against the digest chain, the chain against its signed
+    /// checkpoints, the checkpoints against the public key.
+    ///
+    /// Each problem names the file and says what happened to it: modified,
+    /// missing, extra, reordered, bad_signature, rolled_back, unsigned or
+    /// damaged. Pass your own copy of the public key (`--public-key`) and a
+    /// checkpoint saved from an earlier run (`--trusted-checkpoint`) to rule
+    /// out a replaced key and a rollback of everything. Exit status: 0
+    /// verified, 1 problems found, 2 error.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +124,57 @@ pub struct ReportArgs {
     /// Stop each rule after this many seconds.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+/// Where the digest chain, its checkpoints and the signing key live.
+#[derive(Debug, Clone, Args)]
+pub struct IntegrityArgs {
+    /// The digest chain and checkpoints (default: <data dir>/integrity).
+    #[arg(long, env = "AGENTRAIL_INTEGRITY_DIR", value_name = "DIR")]
+    pub integrity_dir: Option<PathBuf>,
+
+    /// The checkpoint signing key, made on first use (default:
+    /// <integrity dir>/checkpoint.key); its public half is <key>.pub.
+    #[arg(long, env = "AGENTRAIL_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl IntegrityArgs {
+    pub fn options(&self) -> agentrail_store::IntegrityOptions {
+        agentrail_store::IntegrityOptions { dir: self.integrity_dir.clone(), key_file: self.key_file.clone() }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The data directory.
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub integrity: IntegrityArgs,
+
+    /// The public key to verify with (hex, as exported to <key>.pub): keep a
+    /// copy apart from the data, so a replaced key cannot pass.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+
+    /// A checkpoint saved earlier (the JSON output of verify, or of GET
+    /// /api/v1/verify): the chain must still extend it.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_checkpoint: Option<PathBuf>,
+
+    /// Only segments of this day and later (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+
+    /// Only segments of this day and earlier (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+
+    /// A line per problem, or the whole report as JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SummaryFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -255,7 +317,7 @@ pub enum QueryFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports]).
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity]).
     #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -274,6 +336,11 @@ pub struct ServeArgs {
     /// report scheduler; overrides `[reports] rules_dir`.
     #[arg(long, env = "AGENTRAIL_RULES", value_name = "DIR")]
     pub rules: Option<PathBuf>,
+
+    /// Where the digest chain and the signing key live; override
+    /// `[integrity]` of the configuration file.
+    #[command(flatten)]
+    pub integrity: IntegrityArgs,
 
     #[command(flatten)]
     pub mapping: MappingArgs,
@@ -298,6 +365,9 @@ pub struct IngestArgs {
     /// The summary printed at the end.
     #[arg(long, value_enum, default_value = "text")]
     pub format: SummaryFormat,
+
+    #[command(flatten)]
+    pub integrity: IntegrityArgs,
 
     #[command(flatten)]
     pub mapping: MappingArgs,

@@ -116,7 +116,10 @@ impl RecordSink for Ingester {
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let normalizer = setup::normalizer(&args.mapping, Limits::default())?;
     let choice = setup::source_choice(&normalizer, &args.source)?;
-    let store = setup::open_store(&args.data_dir, StoreOptions::default())?;
+    let store = setup::open_store(
+        &args.data_dir,
+        StoreOptions { integrity: args.integrity.options(), ..StoreOptions::default() },
+    )?;
     let inputs = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files.clone() };
     let stored = Arc::new(Stored::default());
     let (writer, writer_thread) = start_writer(store, Arc::clone(&stored));

@@ -9,6 +9,7 @@ mod report;
 mod search;
 mod serve;
 mod sources;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -25,5 +26,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Sources(args) => sources::run(args),
         Command::Report(args) => report::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }

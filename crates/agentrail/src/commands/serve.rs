@@ -9,7 +9,8 @@ use agentrail_collect::Limits;
 use agentrail_query::QueryLimits;
 use agentrail_report::{RuleError, RuleFailure, Rules};
 use agentrail_server::{HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, ServeOptions, WriterOptions};
-use agentrail_store::StoreOptions;
+use agentrail_store::verify::VerifyOptions;
+use agentrail_store::{IntegrityOptions, StoreOptions};
 use anyhow::Context;
 use serde::Deserialize;
 
@@ -40,6 +41,20 @@ struct ConfigFile {
     /// The anomaly report scheduler: rules, history, webhooks.
     #[serde(default)]
     reports: ReportsConfig,
+    /// Where the digest chain and the signing key live.
+    #[serde(default)]
+    integrity: IntegrityFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntegrityFile {
+    /// The digest chain and checkpoints (default: <data dir>/integrity).
+    dir: Option<PathBuf>,
+    /// The checkpoint signing key (default: <integrity dir>/checkpoint.key).
+    key_file: Option<PathBuf>,
+    /// The public key `GET /api/v1/verify` checks with (default: <key>.pub).
+    public_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,9 +112,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // The writer seals on its own thread, so appends never wait for Parquet;
     // a job being sealed and the rows arriving meanwhile are both in memory,
     // so each is half the default.
+    let integrity = IntegrityOptions {
+        dir: args.integrity.integrity_dir.or(config.integrity.dir),
+        key_file: args.integrity.key_file.or(config.integrity.key_file),
+    };
     let store = setup::open_store(
         &data_dir,
-        StoreOptions { auto_seal: false, seal_rows: StoreOptions::default().seal_rows / 2, ..StoreOptions::default() },
+        StoreOptions {
+            auto_seal: false,
+            seal_rows: StoreOptions::default().seal_rows / 2,
+            integrity: integrity.clone(),
+            ..StoreOptions::default()
+        },
     )?;
     let http = HttpConfig { listen, tokens: config.tokens, limits };
     let queries_dir = QueriesDirArg { dir: args.queries.dir.or(config.queries_dir) };
@@ -121,6 +145,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         reports,
         rules,
         unusable_rules,
+        verify: VerifyOptions { integrity, public_key: config.integrity.public_key, ..VerifyOptions::default() },
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
