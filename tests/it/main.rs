@@ -9,6 +9,7 @@ mod normalize;
 mod query;
 mod replay;
 mod report;
+mod retention;
 mod scheduler;
 mod serve;
 mod verify;

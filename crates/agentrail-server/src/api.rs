@@ -10,8 +10,10 @@
 //! - `GET /api/v1/reports…`: the anomaly reports ([`crate::report_api`]).
 //! - `GET /api/v1/verify`: the store checked against its signed digest chain ([`crate::verify_api`]).
 //!
-//! Every route needs a token with the `analyst` role (when tokens are
-//! configured). Queries are read-only and run within the configured limits;
+//! - `POST /api/v1/admin/retention[?dry_run=true]`: retention now ([`crate::admin_api`]; the `admin` role).
+//!
+//! Every other route needs a token with the `analyst` role (or `admin`) when tokens are
+//! configured. Queries are read-only and run within the configured limits;
 //! the engine picks up newly sealed segments before each request.
 
 use std::collections::BTreeMap;
@@ -33,11 +35,14 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::admin_api;
 use crate::http::{HttpConfig, Refusal, Role, authorize, problem};
 use crate::metrics::Metrics;
 use crate::report_api;
 use crate::scheduler::ReportsView;
 use crate::verify_api::{self, Verifier};
+use crate::writer::Writer;
+use agentrail_store::RetentionPolicy;
 
 /// Largest query request body: SQL and parameters, not data.
 const MAX_QUERY_BODY: usize = 1 << 20;
@@ -57,6 +62,9 @@ pub(crate) struct ApiState {
     /// The scheduler's history, when it runs.
     pub(crate) reports: Option<ReportsView>,
     pub(crate) verifier: Arc<Verifier>,
+    /// For the admin routes: the writer applies retention.
+    pub(crate) writer: Writer,
+    pub(crate) retention: Arc<RetentionPolicy>,
 }
 
 /// The read API's routes.
@@ -70,6 +78,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/reports/runs", get(report_api::runs))
         .route("/api/v1/reports/runs/{id}", get(report_api::run))
         .route("/api/v1/verify", get(verify_api::verify))
+        .route("/api/v1/admin/retention", post(admin_api::retention))
         // Bodies a little over the limit are read whole and refused by the
         // handler with a reason; far larger ones are cut off by axum.
         .layer(DefaultBodyLimit::max(8 * MAX_QUERY_BODY))
@@ -101,9 +110,18 @@ struct Column {
     data_type: String,
 }
 
-/// Runs `work` after the checks every route shares (role, fresh segments)
-/// and counts it.
+/// Runs `work` after the checks every route shares (the analyst role,
+/// fresh segments) and counts it.
 pub(crate) async fn answered<F, Fut>(state: &ApiState, headers: &HeaderMap, work: F) -> Response
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Response, Refusal>>,
+{
+    answered_as(Role::Analyst, state, headers, work).await
+}
+
+/// [`answered`] for a route that needs `role`.
+pub(crate) async fn answered_as<F, Fut>(role: Role, state: &ApiState, headers: &HeaderMap, work: F) -> Response
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Response, Refusal>>,
@@ -111,7 +129,7 @@ where
     let started = Instant::now();
     state.metrics.api_requests.add(1);
     let result = async {
-        authorize(&state.config, headers, Role::Analyst)?;
+        authorize(&state.config, headers, role)?;
         state.engine.refresh().map_err(query_refusal)?;
         work().await
     }

@@ -49,8 +49,10 @@ pub struct IngestToken {
 pub enum Role {
     /// Post events (every ingest endpoint).
     Ingest,
-    /// Read: query, search, replay, the named queries.
+    /// Read: query, search, replay, the named queries, reports, verify.
     Analyst,
+    /// What an analyst may do, and run retention.
+    Admin,
 }
 
 impl Role {
@@ -58,7 +60,13 @@ impl Role {
         match self {
             Role::Ingest => "ingest",
             Role::Analyst => "analyst",
+            Role::Admin => "admin",
         }
+    }
+
+    /// Whether a token with this role may act as `needed`.
+    fn grants(self, needed: Role) -> bool {
+        self == needed || (self == Role::Admin && needed == Role::Analyst)
     }
 }
 
@@ -176,7 +184,7 @@ pub(crate) fn authorize<'c>(
         }
     }
     let token = found.ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "unknown bearer token"))?;
-    if !token.roles.contains(&role) {
+    if !token.roles.iter().any(|held| held.grants(role)) {
         return Err(problem(
             StatusCode::FORBIDDEN,
             format!("token {:?} does not have the {} role this endpoint needs", token.name, role.as_str()),

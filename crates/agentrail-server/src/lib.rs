@@ -20,12 +20,14 @@
 //! one fsync covers every request waiting at that moment. Nothing is
 //! acknowledged, and no Kafka offset stored, before that fsync.
 
+mod admin_api;
 mod api;
 mod compat;
 pub mod http;
 pub mod kafka;
 pub mod metrics;
 mod report_api;
+pub mod retention;
 pub mod scheduler;
 mod verify_api;
 pub mod webhook;
@@ -38,12 +40,13 @@ use std::sync::Arc;
 use agentrail_collect::Normalizer;
 use agentrail_query::{NamedQueries, QueryEngine, QueryError, QueryLimits};
 use agentrail_report::{RuleFailure, Rules};
-use agentrail_store::Store;
 use agentrail_store::verify::VerifyOptions;
+use agentrail_store::{RetentionPolicy, Store};
 
 pub use http::{HttpConfig, HttpLimits, IngestToken, Role};
 pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
 pub use metrics::Metrics;
+pub use retention::RetentionConfig;
 pub use scheduler::{ReportsConfig, Scheduler, SchedulerError};
 pub use webhook::WebhookConfig;
 pub use writer::{WriteError, WriterOptions};
@@ -92,6 +95,10 @@ pub struct ServeOptions {
     /// What `GET /api/v1/verify` checks with (the integrity records' place,
     /// the public key).
     pub verify: VerifyOptions,
+    /// How long events are kept (nothing is deleted when empty), and how
+    /// often that is applied.
+    pub retention: RetentionPolicy,
+    pub retention_interval: std::time::Duration,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting (HTTP) and
@@ -114,6 +121,8 @@ pub async fn serve(
         rules,
         unusable_rules,
         verify,
+        retention,
+        retention_interval,
     } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
@@ -188,7 +197,13 @@ pub async fn serve(
         metrics: Arc::clone(&metrics),
         reports: scheduler.as_ref().map(|(_, view)| view.clone()),
         verifier: Arc::new(verify_api::Verifier { data_dir, options: verify, running: Default::default() }),
+        writer: writer.clone(),
+        retention: Arc::new(retention.clone()),
     };
+    if !retention.is_empty() {
+        let first = std::time::Duration::from_secs(60).min(retention_interval);
+        tokio::spawn(retention::run(writer.clone(), retention, first, retention_interval, stopping.clone()));
+    }
     let app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
     on_listening(bound);
     let mut http_stopping = stopping;

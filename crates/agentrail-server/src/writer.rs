@@ -13,8 +13,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use agentrail_event::Event;
-use agentrail_store::{AppendOutcome, Quarantined, SealFailure, SealedJob, Store};
+use agentrail_event::{Event, Timestamp};
+use agentrail_store::{
+    AppendOutcome, Quarantined, RetentionDone, RetentionOutcome, RetentionPolicy, SealFailure, SealedJob, Store,
+    StoreError,
+};
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
@@ -37,8 +40,16 @@ struct Request {
     reply: oneshot::Sender<Result<AppendOutcome, WriteError>>,
 }
 
+type RetentionReply = oneshot::Sender<Result<RetentionOutcome, String>>;
+
 enum Message {
     Write(Request),
+    /// Apply (or, dry, plan) retention as of now.
+    Retention {
+        policy: RetentionPolicy,
+        dry_run: bool,
+        reply: RetentionReply,
+    },
     Shutdown,
 }
 
@@ -77,6 +88,7 @@ impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Message::Write(_) => "Write",
+            Message::Retention { .. } => "Retention",
             Message::Shutdown => "Shutdown",
         })
     }
@@ -139,6 +151,19 @@ impl Writer {
             self.metrics.queue_depth.sub(1);
         }
         sent
+    }
+
+    /// Applies `policy` now (or only says what it would do): old files are
+    /// read and rewritten on a thread of their own, so appends go on.
+    pub async fn retention(&self, policy: RetentionPolicy, dry_run: bool) -> Result<RetentionOutcome, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        match self.enqueue(Message::Retention { policy, dry_run, reply }) {
+            Ok(()) => {
+                answer.await.unwrap_or_else(|_| Err("the writer stopped".into())).map_err(WriteError::Unavailable)
+            }
+            Err(TrySendError::Full(_)) => Err(WriteError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => Err(WriteError::Unavailable("the writer has stopped".into())),
+        }
     }
 
     async fn answer(answer: oneshot::Receiver<Result<AppendOutcome, WriteError>>) -> Result<AppendOutcome, WriteError> {
@@ -207,11 +232,57 @@ impl Sealer {
     }
 }
 
+type RetentionRun = JoinHandle<Result<(RetentionOutcome, RetentionDone), StoreError>>;
+
+/// Retention's reading and rewriting on its own thread; one at a time.
+#[derive(Default)]
+struct Retainer {
+    running: Option<(RetentionRun, RetentionReply)>,
+}
+
+impl Retainer {
+    fn start(&mut self, store: &Store, policy: &RetentionPolicy, dry_run: bool, reply: RetentionReply) {
+        if self.running.is_some() {
+            let _ = reply.send(Err("a retention is already running".into()));
+            return;
+        }
+        let job = store.begin_retention(policy, Timestamp::now());
+        let spawned = std::thread::Builder::new().name("agentrail-retention".into()).spawn(move || {
+            if dry_run { job.plan_only().map(|outcome| (outcome, RetentionDone::default())) } else { job.run() }
+        });
+        match spawned {
+            Ok(handle) => self.running = Some((handle, reply)),
+            Err(error) => {
+                let _ = reply.send(Err(format!("cannot start a retention thread: {error}")));
+            }
+        }
+    }
+
+    /// Makes a finished run durable (chain, manifest, deletions) and answers.
+    fn collect(&mut self, store: &mut Store, wait: bool) {
+        if !self.running.as_ref().is_some_and(|(job, _)| wait || job.is_finished()) {
+            return;
+        }
+        let Some((job, reply)) = self.running.take() else { return };
+        let result = match job.join() {
+            Ok(Ok((outcome, done))) => store.finish_retention(&done).map(|()| outcome).map_err(|e| e.to_string()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("the retention thread panicked".to_owned()),
+        };
+        if let Err(error) = &result {
+            tracing::error!(%error, "retention failed; nothing was deleted that the chain does not record");
+        }
+        let _ = reply.send(result);
+    }
+}
+
 fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, metrics: Metrics) -> Result<(), String> {
     let mut sealer = Sealer::default();
+    let mut retainer = Retainer::default();
     let mut oldest_pending: Option<Instant> = None;
     loop {
         sealer.collect(&mut store, &metrics, false)?;
+        retainer.collect(&mut store, false);
         if store.wants_seal() || oldest_pending.is_some_and(|t| t.elapsed() >= options.seal_age) {
             sealer.start(&mut store);
             if !store.has_pending() {
@@ -231,6 +302,10 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
                 Message::Write(request) => {
                     metrics.queue_depth.sub(1);
                     requests.push(request);
+                }
+                Message::Retention { policy, dry_run, reply } => {
+                    metrics.queue_depth.sub(1);
+                    retainer.start(&store, &policy, dry_run, reply);
                 }
                 Message::Shutdown => {
                     shutdown = true;
@@ -276,6 +351,7 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
         }
     }
     sealer.collect(&mut store, &metrics, true)?;
+    retainer.collect(&mut store, true);
     seal(&mut store, &metrics);
     Ok(())
 }
@@ -331,7 +407,7 @@ mod tests {
         let request = loop {
             match receiver.try_recv() {
                 Ok(Message::Write(request)) => break request,
-                Ok(Message::Shutdown) => panic!("unexpected shutdown"),
+                Ok(Message::Shutdown | Message::Retention { .. }) => panic!("unexpected message"),
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
             }
         };

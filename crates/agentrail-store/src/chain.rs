@@ -133,6 +133,7 @@ pub struct LiveSegment {
     pub sha256: String,
     pub bytes: u64,
     pub first_seq: u64,
+    pub last_seq: u64,
     pub index_sha256: Option<String>,
 }
 
@@ -153,12 +154,13 @@ impl ChainState {
         let mut deleted = std::collections::HashMap::new();
         for leaf in leaves {
             match leaf {
-                Leaf::Segment { segment, sha256, bytes, first_seq, index_sha256, .. } => {
+                Leaf::Segment { segment, sha256, bytes, first_seq, last_seq, index_sha256, .. } => {
                     let live = LiveSegment {
                         path: segment.clone(),
                         sha256: sha256.clone(),
                         bytes: *bytes,
                         first_seq: *first_seq,
+                        last_seq: *last_seq,
                         index_sha256: index_sha256.clone(),
                     };
                     if let Some(old) = at.get(segment) {

@@ -171,17 +171,30 @@ fn write_one(data_dir: &Path, day: &str, name: &str, events: &[&Event]) -> Resul
     for event in events {
         builder.append(event)?;
     }
-    let batch = builder.finish()?;
-    let relative = format!("segments/dt={day}/{name}.parquet");
-    let (bytes, sha256) = write_parquet_file(data_dir, &relative, &batch, writer_properties())?;
-    write_part(data_dir, &relative, &batch)?;
+    write_segment_batch(data_dir, day, &format!("segments/dt={day}/{name}.parquet"), &builder.finish()?)
+}
+
+/// Writes the rows of `batch` (the events schema, one day's rows in segment
+/// order) as the segment `relative` with its index part.
+pub fn write_segment_batch(
+    data_dir: &Path,
+    day: &str,
+    relative: &str,
+    batch: &RecordBatch,
+) -> Result<SegmentMeta, SegmentError> {
+    let (bytes, sha256) = write_parquet_file(data_dir, relative, batch, writer_properties())?;
+    write_part(data_dir, relative, batch)?;
+    let times = batch
+        .column_by_name(columns::TIME)
+        .map(|c| c.as_primitive::<arrow_array::types::TimestampMicrosecondType>().values().to_vec())
+        .unwrap_or_default();
     Ok(SegmentMeta {
-        path: relative,
+        path: relative.to_owned(),
         day: day.to_owned(),
-        rows: events.len() as u64,
+        rows: batch.num_rows() as u64,
         bytes,
-        min_time_us: events.iter().map(|e| e.time.as_micros()).min().unwrap_or_default(),
-        max_time_us: events.iter().map(|e| e.time.as_micros()).max().unwrap_or_default(),
+        min_time_us: times.iter().copied().min().unwrap_or_default(),
+        max_time_us: times.iter().copied().max().unwrap_or_default(),
         sha256,
     })
 }

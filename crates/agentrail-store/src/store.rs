@@ -25,6 +25,7 @@ use crate::integrity::{Integrity, IntegrityError, IntegrityOptions};
 use crate::jsonl::JsonlError;
 use crate::manifest::{Manifest, ManifestError};
 use crate::quarantine::{Quarantined, write_quarantine};
+use crate::retention;
 use crate::segment::{SegmentError, SegmentMeta, for_each_event_id, write_segments};
 use crate::wal::{Damage, Wal, WalError, WalOptions};
 
@@ -45,6 +46,11 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "another agentrail process (a server, an ingest or a retention) is writing to {0}: stop it first, or go \
+         through the server's API"
+    )]
+    Locked(PathBuf),
     #[error("data directory {path}: {source}")]
     Io {
         path: PathBuf,
@@ -139,6 +145,8 @@ pub struct Store {
     pending_seqs: Option<(u64, u64)>,
     /// 128-bit digests of every stored event id.
     seen: HashSet<u128>,
+    /// Held (locked) while the store is open: one writer per directory.
+    _lock: fs::File,
 }
 
 fn id_digest(event_id: &str) -> u128 {
@@ -152,8 +160,13 @@ impl Store {
     /// Opens (creating if needed) the store in `dir` and replays its log.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport), StoreError> {
         fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        let lock = lock_dir(dir)?;
         let mut integrity = Integrity::open(dir, &options.integrity)?;
-        let manifest = Manifest::load(dir)?;
+        let mut manifest = Manifest::load(dir)?;
+        if let Some(intent) = retention::pending_intent(dir)? {
+            tracing::info!("finishing a retention a crash interrupted");
+            retention::complete(dir, &mut manifest, &mut integrity, &intent)?;
+        }
         let mut report =
             OpenReport { removed_unlisted_files: remove_unlisted_files(dir, &manifest)?, ..OpenReport::default() };
         let mut leaves = abandoned_seals(&integrity, &manifest);
@@ -180,6 +193,7 @@ impl Store {
             pending_rejects: Vec::new(),
             pending_seqs: None,
             seen,
+            _lock: lock,
         };
         let sealed_through = store.manifest.sealed_through_seq;
         for entry in recovery.entries.into_iter().filter(|e| e.seq > sealed_through) {
@@ -215,6 +229,17 @@ impl Store {
     /// The digest chain and its checkpoints.
     pub fn integrity(&self) -> &Integrity {
         &self.integrity
+    }
+
+    pub(crate) fn manifest_and_integrity(&mut self) -> (&mut Manifest, &mut Integrity) {
+        (&mut self.manifest, &mut self.integrity)
+    }
+
+    /// Removes log files every entry of which is sealed (a trim a failure
+    /// left undone).
+    pub(crate) fn trim_sealed_log(&mut self) -> Result<(), StoreError> {
+        self.wal.remove_through(self.manifest.sealed_through_seq)?;
+        Ok(())
     }
 
     pub fn pending_events(&self) -> usize {
@@ -365,6 +390,22 @@ impl Store {
     }
 }
 
+/// Takes the directory's writer lock (released when the file closes, so a
+/// crashed process leaves no stale lock).
+fn lock_dir(dir: &Path) -> Result<fs::File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let io = |source| StoreError::Io { path: path.clone(), source };
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked(dir.to_owned())),
+        Err(fs::TryLockError::Error(source)) => Err(io(source)),
+    }
+}
+
+/// The writer lock's file in the data directory.
+pub const LOCK_FILE: &str = "writer.lock";
+
 /// Rows taken for sealing: writing their files needs no access to the store.
 #[derive(Debug)]
 pub struct SealJob {
@@ -417,36 +458,45 @@ impl SealJob {
         Ok(SealedJob { last: self.last, segments, quarantine, leaves })
     }
 
-    /// The chain's leaf of each written file: its hashes as written, and
-    /// for a segment its index part's hash and the root of its event ids
-    /// (read back from the file, so the root is of what was stored).
+    /// The chain's leaf of each written file.
     fn leaves(&self, segments: &[SegmentMeta], quarantine: &[SegmentMeta]) -> Result<Vec<Leaf>, StoreError> {
         let sealed_at = Timestamp::now();
-        let mut leaves = Vec::with_capacity(segments.len() + quarantine.len());
-        for (meta, is_segment) in segments.iter().map(|m| (m, true)).chain(quarantine.iter().map(|m| (m, false))) {
-            let (mut index_sha256, mut root) = (None, None);
-            if is_segment {
-                let part = self.dir.join(part_path(&meta.path));
-                index_sha256 =
-                    Some(directory_sha256(&part).map_err(|source| StoreError::Io { path: part.clone(), source })?);
-                let mut ids = Vec::with_capacity(meta.rows as usize);
-                for_each_event_id(&self.dir.join(&meta.path), |id| ids.push(id.to_owned()))?;
-                root = Some(hex::encode(events_root(ids.iter().map(String::as_str))));
-            }
-            leaves.push(Leaf::Segment {
-                segment: meta.path.clone(),
-                sha256: meta.sha256.clone(),
-                bytes: meta.bytes,
-                rows: meta.rows,
-                first_seq: self.first,
-                last_seq: self.last,
-                index_sha256,
-                events_root: root,
-                sealed_at,
-            });
-        }
-        Ok(leaves)
+        let files = segments.iter().map(|m| (m, true)).chain(quarantine.iter().map(|m| (m, false)));
+        files
+            .map(|(meta, indexed)| segment_leaf(&self.dir, meta, indexed, (self.first, self.last), sealed_at))
+            .collect()
     }
+}
+
+/// The chain's leaf of a written file: its hashes as written, and for a
+/// segment (`indexed`) its index part's hash and the root of its event ids
+/// (read back from the file, so the root is of what was stored).
+pub(crate) fn segment_leaf(
+    dir: &Path,
+    meta: &SegmentMeta,
+    indexed: bool,
+    (first_seq, last_seq): (u64, u64),
+    sealed_at: Timestamp,
+) -> Result<Leaf, StoreError> {
+    let (mut index_sha256, mut root) = (None, None);
+    if indexed {
+        let part = dir.join(part_path(&meta.path));
+        index_sha256 = Some(directory_sha256(&part).map_err(|source| StoreError::Io { path: part.clone(), source })?);
+        let mut ids = Vec::with_capacity(meta.rows as usize);
+        for_each_event_id(&dir.join(&meta.path), |id| ids.push(id.to_owned()))?;
+        root = Some(hex::encode(events_root(ids.iter().map(String::as_str))));
+    }
+    Ok(Leaf::Segment {
+        segment: meta.path.clone(),
+        sha256: meta.sha256.clone(),
+        bytes: meta.bytes,
+        rows: meta.rows,
+        first_seq,
+        last_seq,
+        index_sha256,
+        events_root: root,
+        sealed_at,
+    })
 }
 
 /// Segments the chain holds but the manifest never listed, sealed from log

@@ -273,3 +273,106 @@ fn copy_dir(from: &Path, to: &Path) {
         fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
     }
 }
+
+mod retention {
+    use std::time::Duration;
+
+    use agentrail_event::Timestamp;
+    use agentrail_store::retention::INTENT_FILE;
+    use agentrail_store::{RetentionPolicy, Store};
+
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// The sample's first day, a source seen on it, and a time at which that
+    /// day is a day and an hour past a one-day retention (the next day is not).
+    fn first_day(events: &[Event]) -> (String, String, Timestamp) {
+        let day = events.iter().map(|e| e.time.date_string()).min().expect("events");
+        let source = events.iter().find(|e| e.time.date_string() == day).map(|e| e.source.clone()).expect("source");
+        let start = Timestamp::parse(&format!("{day}T00:00:00Z")).expect("day");
+        (day, source, Timestamp::from_micros(start.as_micros() + 2 * 86_400_000_000 + 3_600_000_000))
+    }
+
+    fn rows(dir: &Path) -> u64 {
+        let (store, _) = Store::open(dir, options()).expect("opens");
+        store.manifest().total_rows()
+    }
+
+    #[test]
+    fn expired_rows_go_the_chain_records_it_and_the_store_still_verifies() {
+        let events = sample_events();
+        let (day, source, now) = first_day(&events);
+        let expiring = events.iter().filter(|e| e.time.date_string() == day && e.source == source).count() as u64;
+        let dir = tempfile::tempdir().expect("temp dir");
+        sealed_store(dir.path());
+
+        // One source's rows of the first day: rewritten out of their segments.
+        let policy = RetentionPolicy { keep: None, sources: [(source.clone(), DAY)].into() };
+        let (mut store, _) = Store::open(dir.path(), options()).expect("opens");
+        let dry = store.apply_retention(&policy, now, true).expect("dry run");
+        assert!(!dry.segments_rewritten.is_empty() || !dry.segments_deleted.is_empty(), "{dry:?}");
+        assert_eq!(store.manifest().total_rows(), events.len() as u64, "a dry run writes nothing");
+        let outcome = store.apply_retention(&policy, now, false).expect("applied");
+        assert_eq!(outcome.rows_deleted, expiring, "{outcome:?}");
+        drop(store);
+        assert_eq!(rows(dir.path()), events.len() as u64 - expiring);
+        let report = check(dir.path(), &VerifyOptions::default());
+        assert!(report.verified, "{:?}", report.problems);
+        assert!(report.segments_deleted > 0);
+
+        // Everything of the first day; the second day stays.
+        let policy = RetentionPolicy { keep: Some(DAY), sources: Default::default() };
+        let (mut store, _) = Store::open(dir.path(), options()).expect("opens");
+        let outcome = store.apply_retention(&policy, now, false).expect("applied");
+        assert!(!outcome.segments_deleted.is_empty(), "{outcome:?}");
+        assert!(store.manifest().segments.iter().all(|s| s.day != day));
+        assert!(!store.manifest().segments.is_empty());
+        let left = store.manifest().segments[0].path.clone();
+        drop(store);
+        assert!(check(dir.path(), &VerifyOptions::default()).verified);
+        assert_eq!(store_again(dir.path()).apply_retention(&policy, now, false).expect("again"), Default::default());
+
+        // Any other missing segment is still caught.
+        fs::remove_file(dir.path().join(&left)).expect("remove");
+        let report = check(dir.path(), &VerifyOptions::default());
+        assert_eq!(found(&report), HashSet::from([(ProblemKind::Missing, left)]));
+    }
+
+    fn store_again(dir: &Path) -> Store {
+        Store::open(dir, options()).expect("opens").0
+    }
+
+    /// A crash after the intent was written: the next open finishes it.
+    #[test]
+    fn a_retention_a_crash_interrupted_is_finished_on_open() {
+        let events = sample_events();
+        let (day, _, now) = first_day(&events);
+        let dir = tempfile::tempdir().expect("temp dir");
+        sealed_store(dir.path());
+        let policy = RetentionPolicy { keep: Some(DAY), sources: Default::default() };
+        {
+            let store = store_again(dir.path());
+            let (_, done) = store.begin_retention(&policy, now).run().expect("runs");
+            assert!(!done.removed.is_empty());
+            fs::write(dir.path().join(INTENT_FILE), serde_json::to_vec(&done).expect("json")).expect("intent");
+            // Crash: nothing else happened.
+        }
+        let store = store_again(dir.path());
+        assert!(store.manifest().segments.iter().all(|s| s.day != day));
+        assert!(!dir.path().join(INTENT_FILE).exists());
+        drop(store);
+        let report = check(dir.path(), &VerifyOptions::default());
+        assert!(report.verified, "{:?}", report.problems);
+    }
+}
+
+#[test]
+fn one_writer_at_a_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, _) = Store::open(dir.path(), options()).expect("opens");
+    let error = Store::open(dir.path(), options()).expect_err("a second writer").to_string();
+    assert!(error.contains("another agentrail process"), "{error}");
+    drop(store);
+    Store::open(dir.path(), options()).expect("free again");
+}

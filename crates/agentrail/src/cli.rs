@@ -88,6 +88,14 @@ pub enum Command {
     /// out a replaced key and a rollback of everything. Exit status: 0
     /// verified, 1 problems found, 2 error.
     Verify(VerifyArgs),
+    /// Delete events older than their retention, recording each deletion in
+    /// the digest chain so `verify` still passes.
+    ///
+    /// A day's segment whose every source is expired is deleted; one where
+    /// only some are is rewritten without their rows. Run it while no server
+    /// writes to the directory (the server applies `[retention]` itself).
+    /// Exit status: 0 done (or nothing to do), 2 error.
+    Retention(RetentionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +183,40 @@ pub struct VerifyArgs {
     /// A line per problem, or the whole report as JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub format: SummaryFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// The data directory.
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub integrity: IntegrityArgs,
+
+    /// How long every source's events are kept (e.g. 400d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub keep: Option<std::time::Duration>,
+
+    /// A source's own retention, e.g. `--source openai.audit=90d` (repeatable).
+    #[arg(long = "source", value_name = "NAME=DURATION", value_parser = parse_source_retention)]
+    pub sources: Vec<(String, std::time::Duration)>,
+
+    /// Say what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// A summary, or JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SummaryFormat,
+}
+
+fn parse_source_retention(text: &str) -> Result<(String, std::time::Duration), String> {
+    let (name, duration) = text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=DURATION"))?;
+    if name.trim().is_empty() {
+        return Err(format!("`{text}` names no source"));
+    }
+    Ok((name.trim().to_owned(), parse_duration_arg(duration)?))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -317,7 +359,7 @@ pub enum QueryFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity]).
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention]).
     #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 

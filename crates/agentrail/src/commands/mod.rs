@@ -6,6 +6,7 @@ mod queries;
 mod query;
 mod replay;
 mod report;
+mod retention;
 mod search;
 mod serve;
 mod sources;
@@ -27,5 +28,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources(args) => sources::run(args),
         Command::Report(args) => report::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Retention(args) => retention::run(args),
     }
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use agentrail_collect::Limits;
 use agentrail_query::QueryLimits;
 use agentrail_report::{RuleError, RuleFailure, Rules};
-use agentrail_server::{HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, ServeOptions, WriterOptions};
+use agentrail_server::{
+    HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, RetentionConfig, ServeOptions, WriterOptions,
+};
 use agentrail_store::verify::VerifyOptions;
 use agentrail_store::{IntegrityOptions, StoreOptions};
 use anyhow::Context;
@@ -44,6 +46,9 @@ struct ConfigFile {
     /// Where the digest chain and the signing key live.
     #[serde(default)]
     integrity: IntegrityFile,
+    /// How long events are kept.
+    #[serde(default)]
+    retention: RetentionConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +110,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(seconds) = config.seal_after_seconds {
         writer_options.seal_age = std::time::Duration::from_secs(seconds);
     }
+    let (retention, retention_interval) = config.retention.policy()?;
     let normalizer = Arc::new(setup::normalizer(&args.mapping, Limits::default())?);
     if config.tokens.is_empty() {
         eprintln!("agentrail: no ingest tokens configured: unauthenticated requests are accepted, on loopback only");
@@ -146,6 +152,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rules,
         unusable_rules,
         verify: VerifyOptions { integrity, public_key: config.integrity.public_key, ..VerifyOptions::default() },
+        retention,
+        retention_interval,
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;

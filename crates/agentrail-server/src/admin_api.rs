@@ -1,0 +1,46 @@
+//! The admin routes (the `admin` role):
+//!
+//! - `POST /api/v1/admin/retention[?dry_run=true]`: applies the configured
+//!   `[retention]` now, or says what it would delete. Answers the files
+//!   deleted and rewritten and the rows removed; 409 when no retention is
+//!   configured.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::api::{ApiState, answered_as, parameters};
+use crate::http::{Role, problem};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetentionParams {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+pub(crate) async fn retention(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    params: Result<Query<RetentionParams>, QueryRejection>,
+) -> Response {
+    answered_as(Role::Admin, &state, &headers, || async {
+        let params = parameters(params)?;
+        if state.retention.is_empty() {
+            return Err(problem(
+                StatusCode::CONFLICT,
+                "no retention is configured: set [retention] keep (or sources) in the configuration file",
+            ));
+        }
+        let outcome = state
+            .writer
+            .retention((*state.retention).clone(), params.dry_run)
+            .await
+            .map_err(|e| problem(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        Ok(Json(serde_json::json!({ "dry_run": params.dry_run, "outcome": outcome })).into_response())
+    })
+    .await
+}
