@@ -288,6 +288,14 @@ pub fn sample_store(name: &str) -> (TempDir, String) {
     (data, dir)
 }
 
+/// Runs `agentrail ARGS`, which must fail with status 2 and a message on
+/// stderr containing `wanted`.
+pub fn refused(args: &[&str], wanted: &str) {
+    let output = run(args, b"");
+    assert_eq!(output.status.code(), Some(2), "{args:?}");
+    assert!(stderr(&output).contains(wanted), "{args:?}: {}", stderr(&output));
+}
+
 /// Runs `agentrail ARGS`, which must succeed, and parses its JSON output.
 pub fn cli_json(args: &[&str]) -> serde_json::Value {
     let output = run(args, b"");

@@ -2,7 +2,7 @@
 //! go, the chain records it, `verify` still passes; roles are enforced and
 //! bad arguments refused with a reason.
 
-use crate::harness::{ANALYST, SHIPPER, cli_json, http, ingest_sample, run, sample_store, server, stderr};
+use crate::harness::{ANALYST, SHIPPER, cli_json, http, ingest_sample, refused, run, sample_store, server, stderr};
 
 fn count(dir: &str, sql: &str) -> u64 {
     let rows = cli_json(&["query", "--data-dir", dir, "--format", "json", sql]);
@@ -43,11 +43,6 @@ fn the_cli_deletes_one_sources_old_rows_then_everything_old_and_the_store_verifi
 #[test]
 fn bad_retention_arguments_are_refused_with_a_reason() {
     let (_data, dir) = sample_store("retention-args");
-    let refused = |args: &[&str], wanted: &str| {
-        let output = run(args, b"");
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&output).contains(wanted), "{args:?}: {}", stderr(&output));
-    };
     refused(&["retention", "--data-dir", &dir], "give --keep DURATION");
     refused(&["retention", "--data-dir", &dir, "--keep", "forever"], "forever");
     refused(&["retention", "--data-dir", &dir, "--source", "github"], "is not NAME=DURATION");

@@ -299,7 +299,9 @@ fn the_readme_configuration_example_is_accepted() {
         .lines()
         .filter_map(|line| line.trim().strip_prefix("token = \"").and_then(|rest| rest.strip_suffix('"')))
         .collect();
-    let [token, analyst] = tokens[..] else { panic!("the example has an ingest and an analyst token: {tokens:?}") };
+    let [token, analyst, admin] = tokens[..] else {
+        panic!("the example has an ingest, an analyst and an admin token: {tokens:?}")
+    };
     let answer = http(
         server.addr,
         "POST",
@@ -316,7 +318,16 @@ fn the_readme_configuration_example_is_accepted() {
             .expect("answers")
             .status
     };
-    assert_eq!((read(analyst), read(token)), (200, 403));
+    assert_eq!((read(analyst), read(token), read(admin)), (200, 403, 200));
+    // Only the admin may ask for retention; this example configures none.
+    let retention = |token: &str| {
+        let auth = format!("Bearer {token}");
+        http(server.addr, "POST", "/api/v1/admin/retention", &[("Authorization", &auth)], b"").expect("answers")
+    };
+    assert_eq!(retention(analyst).status, 403);
+    let none = retention(admin);
+    assert_eq!(none.status, 409);
+    assert!(none.json()["error"].as_str().is_some_and(|e| e.contains("no retention is configured")), "{}", none.json());
     assert!(server.stop().success());
 }
 

@@ -2,7 +2,7 @@
 //! tampering is named by file and kind, with exit status 1; bad arguments
 //! are refused with a reason and status 2.
 
-use crate::harness::{ANALYST, SHIPPER, TempDir, get, ingest_sample, run, sample_store, server, stderr};
+use crate::harness::{ANALYST, SHIPPER, TempDir, get, ingest_sample, refused, run, sample_store, server, stderr};
 
 fn first_segment(dir: &str) -> String {
     let manifest: serde_json::Value =
@@ -52,11 +52,6 @@ fn a_stored_sample_verifies_and_a_flipped_byte_is_named() {
 #[test]
 fn bad_arguments_are_refused_with_a_reason() {
     let (data, dir) = sample_store("verify-args");
-    let refused = |args: &[&str], wanted: &str| {
-        let output = run(args, b"");
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&output).contains(wanted), "{args:?}: {}", stderr(&output));
-    };
     refused(&["verify", "--data-dir", &dir, "--from", "last tuesday"], "--from \"last tuesday\" is not a date");
     refused(&["verify", "--data-dir", &dir, "--to", "2026-02-30"], "is not a date");
     let missing = data.path().join("nowhere.pub").display().to_string();
