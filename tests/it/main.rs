@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `agentrail` binary, driven as a user drives it.
 
 mod api;
+mod audit;
 mod compat;
 mod harness;
 mod ingest;

@@ -352,3 +352,35 @@ fn compressed_garbage_is_a_clear_client_error() {
     }
     assert!(server.stop().success());
 }
+
+/// `agentrail token` makes a token whose configuration lines hold only its
+/// hash; the server accepts the token in the role it was made for.
+#[test]
+fn a_made_token_is_configured_by_its_hash_and_works() {
+    let made = crate::harness::run(&["token", "--name", "soc", "--role", "analyst", "--source", "okta"], b"");
+    assert!(made.status.success(), "{}", crate::harness::stderr(&made));
+    let token = crate::harness::stderr(&made).lines().next().expect("the token").to_owned();
+    assert!(token.starts_with("agentrail_") && token.len() == "agentrail_".len() + 64, "{token}");
+    let lines = String::from_utf8(made.stdout).expect("utf-8");
+    assert!(!lines.contains(&token) && lines.contains("token_sha256 = "), "{lines}");
+    assert!(lines.contains("roles = [\"analyst\"]") && lines.contains("sources = [\"okta\"]"), "{lines}");
+
+    let data = TempDir::new("made-token");
+    let config = data.path().join("agentrail.toml");
+    std::fs::write(&config, &lines).expect("config");
+    let data_dir = data.path().join("data").display().to_string();
+    let server = Server::start(&["--config", &config.display().to_string(), "--data-dir", &data_dir]);
+    let read = |auth: &str| {
+        http(server.addr, "GET", "/api/v1/queries", &[("Authorization", auth)], b"").expect("answers").status
+    };
+    assert_eq!(read(&format!("Bearer {token}")), 200);
+    assert_eq!(
+        read(&format!("Bearer {}", &lines[lines.find("token_sha256 = \"").expect("hash") + 16..][..64])),
+        401,
+        "the hash is not the token"
+    );
+    assert!(server.stop().success());
+
+    crate::harness::refused(&["token", "--name", "x"], "--role");
+    crate::harness::refused(&["token", "--name", "a\"b", "--role", "admin"], "must be a plain");
+}

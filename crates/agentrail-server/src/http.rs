@@ -29,22 +29,88 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::Metrics;
 use crate::writer::{WriteError, Writer};
 
-/// A bearer token and what it may do.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A bearer token and what it may do. Only the token's SHA-256 is kept,
+/// and a presented token is compared by its digest in constant time.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "TokenEntry")]
 pub struct IngestToken {
     pub name: String,
-    pub token: String,
+    digest: [u8; 32],
     /// Sources it may send; empty means any.
-    #[serde(default)]
     pub sources: Vec<String>,
-    /// What it may do; `["ingest"]` when absent.
-    #[serde(default = "ingest_only")]
+    /// What it may do.
     pub roles: Vec<Role>,
 }
 
+impl std::fmt::Debug for IngestToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestToken")
+            .field("name", &self.name)
+            .field("sources", &self.sources)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shortest token accepted in clear in the configuration.
+const MIN_TOKEN_CHARS: usize = 16;
+
+/// `[[tokens]]` as written in the configuration file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    name: String,
+    /// The token itself (hashed on load), or:
+    token: Option<String>,
+    /// its SHA-256, hex, as `agentrail token` prints it (the token is then
+    /// nowhere on the server).
+    token_sha256: Option<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    /// `["ingest"]` when absent.
+    #[serde(default = "ingest_only")]
+    roles: Vec<Role>,
+}
+
+impl TryFrom<TokenEntry> for IngestToken {
+    type Error = String;
+
+    fn try_from(entry: TokenEntry) -> Result<Self, String> {
+        let name = &entry.name;
+        let digest = match (entry.token, entry.token_sha256) {
+            (Some(token), None) if token.chars().count() < MIN_TOKEN_CHARS => {
+                return Err(format!("token {name:?} is shorter than {MIN_TOKEN_CHARS} characters"));
+            }
+            (Some(token), None) => token_digest(&token),
+            (None, Some(hex_digest)) => hex::decode(hex_digest.trim())
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or_else(|| format!("token {name:?}: token_sha256 must be 64 hex digits (see `agentrail token`)"))?,
+            (Some(_), Some(_)) => return Err(format!("token {name:?}: give token or token_sha256, not both")),
+            (None, None) => return Err(format!("token {name:?} needs token_sha256 (or token)")),
+        };
+        if entry.roles.is_empty() {
+            return Err(format!("token {name:?} has no roles"));
+        }
+        Ok(IngestToken { name: entry.name, digest, sources: entry.sources, roles: entry.roles })
+    }
+}
+
+impl IngestToken {
+    /// A token from its clear text (tests, programs embedding the server).
+    pub fn new(name: &str, token: &str, sources: Vec<String>, roles: Vec<Role>) -> IngestToken {
+        IngestToken { name: name.to_owned(), digest: token_digest(token), sources, roles }
+    }
+}
+
+/// The SHA-256 of a token: what the server keeps and compares.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).into()
+}
+
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Post events (every ingest endpoint).
@@ -56,7 +122,7 @@ pub enum Role {
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Role::Ingest => "ingest",
             Role::Analyst => "analyst",
@@ -175,15 +241,8 @@ pub(crate) fn authorize<'c>(
     else {
         return Err(problem(StatusCode::UNAUTHORIZED, "an `Authorization: Bearer <token>` header is required"));
     };
-    let presented = presented.as_str();
-    // Compare with every token, so the time taken does not say which matched.
-    let mut found = None;
-    for token in &config.tokens {
-        if constant_time_eq(token.token.as_bytes(), presented.as_bytes()) {
-            found = Some(token);
-        }
-    }
-    let token = found.ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "unknown bearer token"))?;
+    let token =
+        find_token(config, &presented).ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "unknown bearer token"))?;
     if !token.roles.iter().any(|held| held.grants(role)) {
         return Err(problem(
             StatusCode::FORBIDDEN,
@@ -191,6 +250,26 @@ pub(crate) fn authorize<'c>(
         ));
     }
     Ok(Some(token))
+}
+
+/// The configured token `presented` is. Every token is compared, so the
+/// time taken does not say which matched.
+fn find_token<'c>(config: &'c HttpConfig, presented: &str) -> Option<&'c IngestToken> {
+    let presented = token_digest(presented);
+    let mut found = None;
+    for token in &config.tokens {
+        if constant_time_eq(&token.digest, &presented) {
+            found = Some(token);
+        }
+    }
+    found
+}
+
+/// The name of the configured token a request presents, if any (for the
+/// audit events; no role is checked).
+pub(crate) fn token_name(config: &HttpConfig, headers: &HeaderMap) -> Option<String> {
+    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(presented_token)?;
+    find_token(config, &presented).map(|token| token.name.clone())
 }
 
 /// The token in an `Authorization` header, in the schemes shippers use:
@@ -439,6 +518,44 @@ mod tests {
         assert!(constant_time_eq(b"secret-token", b"secret-token"));
         assert!(!constant_time_eq(b"secret-token", b"secret-tokeN"));
         assert!(!constant_time_eq(b"secret", b"secret-token"));
+    }
+
+    #[test]
+    fn tokens_are_kept_hashed_and_each_entry_is_checked() {
+        let parse = |text: &str| toml::from_str::<HttpTokens>(text).map(|t| t.tokens).map_err(|e| e.to_string());
+        let digest = hex::encode(token_digest("a-token-of-enough-length"));
+        let tokens = parse(&format!(
+            "[[tokens]]\nname = \"a\"\ntoken = \"a-token-of-enough-length\"\n\
+             [[tokens]]\nname = \"b\"\ntoken_sha256 = \"{digest}\"\nroles = [\"admin\"]\n"
+        ))
+        .expect("both forms");
+        assert_eq!(tokens[0].digest, tokens[1].digest);
+        assert!(!format!("{tokens:?}").contains("a-token-of-enough-length"), "never printed");
+        for (entry, wanted) in [
+            ("name = \"x\"\ntoken = \"short\"", "shorter than 16"),
+            ("name = \"x\"\ntoken_sha256 = \"abc\"", "64 hex digits"),
+            ("name = \"x\"", "needs token_sha256"),
+            (&format!("name = \"x\"\ntoken = \"a-token-of-enough-length\"\ntoken_sha256 = \"{digest}\""), "not both"),
+            ("name = \"x\"\ntoken = \"a-token-of-enough-length\"\nroles = []", "no roles"),
+            ("name = \"x\"\ntoken = \"a-token-of-enough-length\"\nrole = \"admin\"", "unknown field"),
+        ] {
+            let error = parse(&format!("[[tokens]]\n{entry}\n")).expect_err(entry);
+            assert!(error.contains(wanted), "{entry}: {error}");
+        }
+        let config = HttpConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            tokens: vec![IngestToken::new("reader", "reader-token-0123456789", Vec::new(), vec![Role::Admin])],
+            limits: HttpLimits::default(),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer reader-token-0123456789"));
+        assert!(authorize(&config, &headers, Role::Analyst).is_ok(), "an admin may read");
+        assert_eq!(authorize(&config, &headers, Role::Ingest).err().map(|r| r.status), Some(StatusCode::FORBIDDEN));
+    }
+
+    #[derive(Deserialize)]
+    struct HttpTokens {
+        tokens: Vec<IngestToken>,
     }
 
     #[test]

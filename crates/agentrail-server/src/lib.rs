@@ -12,6 +12,9 @@
 //! from the sealed segments through one [`QueryEngine`], refreshed from the
 //! manifest before each request.
 //!
+//! Every read-API and admin request, and every request refused for its
+//! token, is recorded as an event of source `agentrail` ([`audit`]).
+//!
 //! The report [`scheduler`] runs the anomaly rules on their schedules on a
 //! thread of its own, keeps each run under `<data dir>/reports/` and sends
 //! new findings to [`webhook`]s; the read API serves the history.
@@ -22,6 +25,7 @@
 
 mod admin_api;
 mod api;
+mod audit;
 mod compat;
 pub mod http;
 pub mod kafka;
@@ -99,6 +103,9 @@ pub struct ServeOptions {
     /// often that is applied.
     pub retention: RetentionPolicy,
     pub retention_interval: std::time::Duration,
+    /// Record each read-API and admin request, and each refusal, as an
+    /// event of source `agentrail` ([`audit`]).
+    pub audit: bool,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting (HTTP) and
@@ -123,6 +130,7 @@ pub async fn serve(
         verify,
         retention,
         retention_interval,
+        audit: audited,
     } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
@@ -204,7 +212,11 @@ pub async fn serve(
         let first = std::time::Duration::from_secs(60).min(retention_interval);
         tokio::spawn(retention::run(writer.clone(), retention, first, retention_interval, stopping.clone()));
     }
-    let app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
+    let auditor = audit::Auditor::new(writer.clone(), Arc::new(config.clone()), Arc::clone(&metrics));
+    let mut app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
+    if audited {
+        app = app.layer(axum::middleware::from_fn_with_state(auditor.clone(), audit::audit));
+    }
     on_listening(bound);
     let mut http_stopping = stopping;
     let served = axum::serve(listener, app)
@@ -221,6 +233,8 @@ pub async fn serve(
     if let Some((scheduler, _)) = scheduler {
         let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
     }
+    // The audit events of the last requests are written before the writer stops.
+    auditor.drain(std::time::Duration::from_secs(10)).await;
     // The writer seals what is pending.
     let sealed = tokio::task::spawn_blocking(move || writer_thread.shutdown())
         .await

@@ -86,6 +86,9 @@ pub struct MetricsInner {
     pub webhook_delivered: Counter,
     pub webhook_failed_attempts: Counter,
     pub webhook_dropped: Counter,
+    /// Audit events (of API requests and refusals) stored, and lost.
+    pub audit_recorded: Counter,
+    pub audit_dropped: Counter,
 }
 
 /// Shared metrics.
@@ -122,6 +125,16 @@ impl MetricsInner {
                 "agentrail_webhook_failed_attempts_total",
                 "Webhook posts that failed (and were retried or given up).",
                 &self.webhook_failed_attempts,
+            ),
+            (
+                "agentrail_audit_recorded_total",
+                "Audit events of API requests and refusals stored.",
+                &self.audit_recorded,
+            ),
+            (
+                "agentrail_audit_dropped_total",
+                "Audit events lost (too many waiting for the writer, or the writer failed).",
+                &self.audit_dropped,
             ),
             (
                 "agentrail_webhook_dropped_total",

@@ -96,6 +96,10 @@ pub enum Command {
     /// writes to the directory (the server applies `[retention]` itself).
     /// Exit status: 0 done (or nothing to do), 2 error.
     Retention(RetentionArgs),
+    /// Make a new API token: prints the token once on stderr, and on stdout
+    /// the `[[tokens]]` lines for the configuration, which keep only its
+    /// SHA-256 (`agentrail token --name ci --role ingest >> agentrail.toml`).
+    Token(TokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +187,29 @@ pub struct VerifyArgs {
     /// A line per problem, or the whole report as JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub format: SummaryFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The token's name: in logs, refusals and the audit events of its requests.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+
+    /// What it may do (repeatable): ingest (post events), analyst (query,
+    /// search, replay, reports, verify), admin (an analyst's rights, and retention).
+    #[arg(long = "role", value_enum, required = true, value_name = "ROLE")]
+    pub roles: Vec<TokenRole>,
+
+    /// Sources it may post (repeatable); any when absent.
+    #[arg(long = "source", value_name = "NAME")]
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenRole {
+    Ingest,
+    Analyst,
+    Admin,
 }
 
 #[derive(Debug, Args)]
@@ -359,7 +386,7 @@ pub enum QueryFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention]).
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention], [audit]).
     #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 

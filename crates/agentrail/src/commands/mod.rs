@@ -10,6 +10,7 @@ mod retention;
 mod search;
 mod serve;
 mod sources;
+mod token;
 mod verify;
 
 use std::process::ExitCode;
@@ -29,5 +30,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Retention(args) => retention::run(args),
+        Command::Token(args) => token::run(args),
     }
 }

@@ -49,6 +49,27 @@ struct ConfigFile {
     /// How long events are kept.
     #[serde(default)]
     retention: RetentionConfig,
+    #[serde(default)]
+    audit: AuditFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditFile {
+    /// Record every read-API and admin request, and every refusal, as an
+    /// event of source `agentrail` (on by default).
+    #[serde(default = "enabled")]
+    enabled: bool,
+}
+
+impl Default for AuditFile {
+    fn default() -> Self {
+        AuditFile { enabled: true }
+    }
+}
+
+fn enabled() -> bool {
+    true
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +175,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         verify: VerifyOptions { integrity, public_key: config.integrity.public_key, ..VerifyOptions::default() },
         retention,
         retention_interval,
+        audit: config.audit.enabled,
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
