@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{ANALYST, SHIPPER, get, http, ingest_sample, post_query, server};
-
-const ADMIN: &str = "Bearer admin-token-0123456789";
+use crate::harness::{ADMIN, ANALYST, SHIPPER, get, http, ingest_sample, post_query, server};
 
 /// Every route, and a token whose roles do not allow it.
 const WRONG_ROLE: &[(&str, &str, &str)] = &[
@@ -40,11 +38,6 @@ fn every_endpoint_refuses_the_wrong_role_and_every_refusal_and_read_is_audited()
     let extra = r#"
 [audit]
 enabled = true
-
-[[tokens]]
-name = "admin"
-token = "admin-token-0123456789"
-roles = ["admin"]
 "#;
     let (_data, _dir, server) = server("audit", extra);
     ingest_sample(&server);

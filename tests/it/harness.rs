@@ -425,11 +425,12 @@ fn serve_webhook_connection(
     }
 }
 
-/// The tokens of [`server`]: ingest only, and analyst (read) only.
+/// The tokens of [`server`]: ingest only, analyst (read) only, and admin.
 pub const SHIPPER: &str = "Bearer shipper-token-0123456789";
 pub const ANALYST: &str = "Bearer analyst-token-0123456789";
+pub const ADMIN: &str = "Bearer admin-token-0123456789";
 
-/// A server with an ingest-only and an analyst token, sealing every second.
+/// A server with an ingest-only, an analyst and an admin token, sealing every second.
 /// Its own requests are not audited (they would add events the tests count)
 /// unless `extra_config` has an `[audit]` section.
 pub fn server(name: &str, extra_config: &str) -> (TempDir, String, Server) {
@@ -452,6 +453,11 @@ token = "shipper-token-0123456789"
 name = "analyst"
 token = "analyst-token-0123456789"
 roles = ["analyst"]
+
+[[tokens]]
+name = "admin"
+token = "admin-token-0123456789"
+roles = ["admin"]
 "#
         ),
     )

@@ -2,7 +2,9 @@
 //! go, the chain records it, `verify` still passes; roles are enforced and
 //! bad arguments refused with a reason.
 
-use crate::harness::{ANALYST, SHIPPER, cli_json, http, ingest_sample, refused, run, sample_store, server, stderr};
+use crate::harness::{
+    ADMIN, ANALYST, SHIPPER, cli_json, http, ingest_sample, refused, run, sample_store, server, stderr,
+};
 
 fn count(dir: &str, sql: &str) -> u64 {
     let rows = cli_json(&["query", "--data-dir", dir, "--format", "json", sql]);
@@ -50,19 +52,12 @@ fn bad_retention_arguments_are_refused_with_a_reason() {
     refused(&["retention", "--data-dir", &format!("{dir}/nowhere"), "--keep", "1d"], "is not a data directory");
 }
 
-const ADMIN: &str = "Bearer admin-token-0123456789";
-
 #[test]
 fn the_admin_api_applies_retention_for_admins_only() {
     let extra = r#"
 [retention]
 keep = "1d"
 interval = "1000d"
-
-[[tokens]]
-name = "admin"
-token = "admin-token-0123456789"
-roles = ["admin"]
 "#;
     let (_data, dir, server) = server("retention-api", extra);
     ingest_sample(&server);
