@@ -2,7 +2,9 @@
 //! tampering is named by file and kind, with exit status 1; bad arguments
 //! are refused with a reason and status 2.
 
-use crate::harness::{ANALYST, SHIPPER, TempDir, get, ingest_sample, refused, run, sample_store, server, stderr};
+use crate::harness::{
+    ADMIN, ANALYST, SHIPPER, TempDir, get, ingest_sample, refused, run, sample_store, server, stderr,
+};
 
 fn first_segment(dir: &str) -> String {
     let manifest: serde_json::Value =
@@ -97,4 +99,35 @@ fn the_api_verifies_for_analysts_only_and_reports_tampering() {
     assert_eq!(report["verified"], false);
     let problems = report["problems"].as_array().expect("problems");
     assert!(problems.iter().any(|p| p["kind"] == "missing" && p["path"] == segment.as_str()), "{report}");
+}
+
+#[test]
+fn the_signing_key_rotates_through_the_admin_api_and_the_first_key_still_verifies() {
+    let (_data, dir, server) = server("verify-rotate", "");
+    ingest_sample(&server);
+    let post = |path: &str, auth: &str, body: &[u8]| {
+        crate::harness::http(server.addr, "POST", path, &[("Authorization", auth)], body).expect("answers")
+    };
+    assert_eq!(post("/api/v1/admin/rotate-key", ANALYST, b"").status, 403);
+    let rotated = post("/api/v1/admin/rotate-key", ADMIN, b"");
+    assert_eq!(rotated.status, 200, "{}", String::from_utf8_lossy(&rotated.body));
+    let new_key = rotated.json()["public_key"].as_str().expect("the new key").to_owned();
+
+    // An event sealed after the rotation is signed with the new key.
+    let record = br#"{"id":"rotated-1","ts":"2026-11-20T10:00:00Z","agent_id":"deploy-bot","tool":"github.merge"}"#;
+    assert_eq!(post("/v1/events", SHIPPER, record).status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let sql = r#"{"sql": "SELECT count(*) AS n FROM events WHERE event_id = 'agent:rotated-1'"}"#;
+        if crate::harness::post_query(&server, sql, &[]).json()["rows"][0]["n"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the event was never sealed");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let report = get(&server, "/api/v1/verify", ANALYST).json();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_ne!(report["public_key"], new_key.as_str(), "verified with the first key, the chain's anchor");
+    let checkpoints = std::fs::read_to_string(format!("{dir}/integrity/checkpoints.jsonl")).expect("checkpoints");
+    assert!(checkpoints.contains(&format!("\"next_key\":\"{new_key}\"")), "{checkpoints}");
 }

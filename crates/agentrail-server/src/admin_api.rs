@@ -4,6 +4,10 @@
 //!   `[retention]` now, or says what it would delete. Answers the files
 //!   deleted and rewritten and the rows removed; 409 when no retention is
 //!   configured.
+//! - `POST /api/v1/admin/rotate-key`: a new checkpoint signing key. The old
+//!   key signs a checkpoint handing over to it, so `verify` with the first
+//!   key (the exported `<key>.pub`, or an auditor's copy) still passes.
+//!   Answers the new public key.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -41,6 +45,18 @@ pub(crate) async fn retention(
             .await
             .map_err(|e| problem(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
         Ok(Json(serde_json::json!({ "dry_run": params.dry_run, "outcome": outcome })).into_response())
+    })
+    .await
+}
+
+pub(crate) async fn rotate_key(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    answered_as(Role::Admin, &state, &headers, || async {
+        let public_key = state
+            .writer
+            .rotate_key()
+            .await
+            .map_err(|e| problem(StatusCode::SERVICE_UNAVAILABLE, format!("cannot rotate the key: {e}")))?;
+        Ok(Json(serde_json::json!({ "public_key": public_key })).into_response())
     })
     .await
 }

@@ -10,7 +10,8 @@
 //! - `GET /api/v1/reports…`: the anomaly reports ([`crate::report_api`]).
 //! - `GET /api/v1/verify`: the store checked against its signed digest chain ([`crate::verify_api`]).
 //!
-//! - `POST /api/v1/admin/retention[?dry_run=true]`: retention now ([`crate::admin_api`]; the `admin` role).
+//! - `POST /api/v1/admin/retention[?dry_run=true]`, `POST /api/v1/admin/rotate-key`
+//!   ([`crate::admin_api`]; the `admin` role).
 //!
 //! Every other route needs a token with the `analyst` role (or `admin`) when tokens are
 //! configured. Queries are read-only and run within the configured limits;
@@ -79,6 +80,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/reports/runs/{id}", get(report_api::run))
         .route("/api/v1/verify", get(verify_api::verify))
         .route("/api/v1/admin/retention", post(admin_api::retention))
+        .route("/api/v1/admin/rotate-key", post(admin_api::rotate_key))
         // Bodies a little over the limit are read whole and refused by the
         // handler with a reason; far larger ones are cut off by axum.
         .layer(DefaultBodyLimit::max(8 * MAX_QUERY_BODY))

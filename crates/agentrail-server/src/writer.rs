@@ -50,6 +50,8 @@ enum Message {
         dry_run: bool,
         reply: RetentionReply,
     },
+    /// Rotate the checkpoint signing key; answers the new public key.
+    RotateKey(oneshot::Sender<Result<String, String>>),
     Shutdown,
 }
 
@@ -89,6 +91,7 @@ impl std::fmt::Debug for Message {
         f.write_str(match self {
             Message::Write(_) => "Write",
             Message::Retention { .. } => "Retention",
+            Message::RotateKey(_) => "RotateKey",
             Message::Shutdown => "Shutdown",
         })
     }
@@ -158,6 +161,18 @@ impl Writer {
     pub async fn retention(&self, policy: RetentionPolicy, dry_run: bool) -> Result<RetentionOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
         match self.enqueue(Message::Retention { policy, dry_run, reply }) {
+            Ok(()) => {
+                answer.await.unwrap_or_else(|_| Err("the writer stopped".into())).map_err(WriteError::Unavailable)
+            }
+            Err(TrySendError::Full(_)) => Err(WriteError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => Err(WriteError::Unavailable("the writer has stopped".into())),
+        }
+    }
+
+    /// Rotates the checkpoint signing key between two seals; the new public key.
+    pub async fn rotate_key(&self) -> Result<String, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        match self.enqueue(Message::RotateKey(reply)) {
             Ok(()) => {
                 answer.await.unwrap_or_else(|_| Err("the writer stopped".into())).map_err(WriteError::Unavailable)
             }
@@ -307,6 +322,10 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
                     metrics.queue_depth.sub(1);
                     retainer.start(&store, &policy, dry_run, reply);
                 }
+                Message::RotateKey(reply) => {
+                    metrics.queue_depth.sub(1);
+                    let _ = reply.send(store.rotate_key().map_err(|e| e.to_string()));
+                }
                 Message::Shutdown => {
                     shutdown = true;
                     break;
@@ -407,7 +426,9 @@ mod tests {
         let request = loop {
             match receiver.try_recv() {
                 Ok(Message::Write(request)) => break request,
-                Ok(Message::Shutdown | Message::Retention { .. }) => panic!("unexpected message"),
+                Ok(Message::Shutdown | Message::Retention { .. } | Message::RotateKey(_)) => {
+                    panic!("unexpected message")
+                }
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
             }
         };

@@ -51,35 +51,48 @@ impl CheckpointKey {
     /// only) and exports its public half to `<path>.pub`. Returns whether it
     /// was made.
     pub fn load_or_create(path: &Path) -> Result<(CheckpointKey, bool), KeyError> {
-        let io = |source| KeyError::Io { path: path.to_owned(), source };
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let bytes: [u8; 32] = hex::decode(text.trim())
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| KeyError::Invalid { path: path.to_owned() })?;
-                Ok((CheckpointKey { key: SigningKey::from_bytes(&bytes) }, false))
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let mut secret = [0_u8; 32];
-                rand::rngs::OsRng.try_fill_bytes(&mut secret).map_err(|e| KeyError::Random(e.to_string()))?;
-                let key = CheckpointKey { key: SigningKey::from_bytes(&secret) };
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| KeyError::Io { path: dir.to_owned(), source })?;
-                }
-                let mut options = OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(path).map_err(io)?;
-                file.write_all(hex::encode(secret).as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
+        match CheckpointKey::load(path) {
+            Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                let key = CheckpointKey::generate()?;
+                key.save(path)?;
                 let public = public_key_path(path);
                 std::fs::write(&public, key.public_hex())
                     .map_err(|source| KeyError::Io { path: public.clone(), source })?;
                 Ok((key, true))
             }
-            Err(error) => Err(io(error)),
+            loaded => loaded.map(|key| (key, false)),
         }
+    }
+
+    /// Reads the key at `path` (64 hex digits).
+    pub fn load(path: &Path) -> Result<CheckpointKey, KeyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_owned(), source })?;
+        let bytes: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| KeyError::Invalid { path: path.to_owned() })?;
+        Ok(CheckpointKey { key: SigningKey::from_bytes(&bytes) })
+    }
+
+    /// A new random key.
+    pub fn generate() -> Result<CheckpointKey, KeyError> {
+        let mut secret = [0_u8; 32];
+        rand::rngs::OsRng.try_fill_bytes(&mut secret).map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(CheckpointKey { key: SigningKey::from_bytes(&secret) })
+    }
+
+    /// Writes the key to a new file at `path`, readable by its owner only, fsynced.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io { path: path.to_owned(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| KeyError::Io { path: dir.to_owned(), source })?;
+        }
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(io)?;
+        file.write_all(hex::encode(self.key.to_bytes()).as_bytes()).and_then(|()| file.sync_all()).map_err(io)
     }
 
     /// The public key, hex: what an auditor verifies with.

@@ -62,6 +62,14 @@ pub struct Integrity {
     checkpoints: Appender,
     latest: Option<Checkpoint>,
     key: CheckpointKey,
+    key_file: PathBuf,
+}
+
+/// Where a rotation keeps the new key until the old one has handed over.
+fn next_key_path(key_file: &Path) -> PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(".next");
+    PathBuf::from(name)
 }
 
 impl Integrity {
@@ -74,6 +82,7 @@ impl Integrity {
         let mut read = jsonl::read::<Checkpoint>(&path)?;
         let checkpoints = Appender::open(&path, read.whole_bytes)?;
         let key_file = options.key_file(data_dir);
+        finish_rotation(&key_file, read.entries.last())?;
         let (key, made) = CheckpointKey::load_or_create(&key_file)?;
         if made {
             tracing::info!(
@@ -81,7 +90,7 @@ impl Integrity {
                 "made the checkpoint signing key; keep a copy of its public half where the data is not"
             );
         }
-        let mut integrity = Integrity { chain, checkpoints, latest: read.entries.pop(), key };
+        let mut integrity = Integrity { chain, checkpoints, latest: read.entries.pop(), key, key_file };
         integrity.sign_if_behind()?;
         Ok(integrity)
     }
@@ -108,6 +117,32 @@ impl Integrity {
         self.sign_if_behind()
     }
 
+    /// Replaces the signing key: the new key is saved beside the old one, the
+    /// old key signs a checkpoint handing over to it (so a verifier that
+    /// trusts the first key follows), then the new key takes the old one's
+    /// file. The exported `<key>.pub` stays the first key, the chain's
+    /// anchor. Returns the new public key (hex).
+    pub fn rotate(&mut self) -> Result<String, IntegrityError> {
+        let next_path = next_key_path(&self.key_file);
+        let _ = std::fs::remove_file(&next_path);
+        let next = CheckpointKey::generate()?;
+        next.save(&next_path)?;
+        let public = next.public_hex();
+        let handover = self.key.sign_handing_over(
+            self.chain.len(),
+            &self.chain.root(),
+            Timestamp::now(),
+            self.latest.as_ref(),
+            Some(public.clone()),
+        );
+        self.checkpoints.append(&handover)?;
+        self.latest = Some(handover);
+        finish_rotation(&self.key_file, self.latest.as_ref())?;
+        self.key = next;
+        tracing::info!(public_key = %public, "rotated the checkpoint signing key");
+        Ok(public)
+    }
+
     /// Signs a checkpoint over the whole chain when the newest one does not
     /// cover it.
     fn sign_if_behind(&mut self) -> Result<(), IntegrityError> {
@@ -120,6 +155,31 @@ impl Integrity {
         self.latest = Some(checkpoint);
         Ok(())
     }
+}
+
+/// Puts a rotation's new key in place once the newest checkpoint hands
+/// over to it; a new key no checkpoint names (a crash before the handover)
+/// is dropped.
+fn finish_rotation(key_file: &Path, latest: Option<&Checkpoint>) -> Result<(), IntegrityError> {
+    let next_path = next_key_path(key_file);
+    let next = match CheckpointKey::load(&next_path) {
+        Ok(next) => next,
+        Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| IntegrityError::Key(KeyError::Io { path, source })
+    };
+    if latest.and_then(|c| c.next_key.as_deref()) == Some(next.public_hex().as_str()) {
+        std::fs::rename(&next_path, key_file).map_err(io(key_file))?;
+    } else {
+        std::fs::remove_file(&next_path).map_err(io(&next_path))?;
+    }
+    if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -155,5 +215,36 @@ mod tests {
         assert_eq!(all.entries.iter().map(|c| c.size).collect::<Vec<_>>(), [0, 2, 3]);
         let public = std::fs::read_to_string(options.public_key_file(data.path())).expect("public key");
         assert_eq!(check_checkpoints(&all.entries, &parse_public_key(&public).expect("key")), []);
+    }
+
+    #[test]
+    fn a_rotated_key_signs_on_and_the_first_key_still_verifies_everything() {
+        let data = tempfile::tempdir().expect("temp dir");
+        let options = IntegrityOptions::default();
+        let public = std::fs::read_to_string(options.public_key_file(data.path()));
+        assert!(public.is_err(), "no key before the first open");
+        let mut integrity = Integrity::open(data.path(), &options).expect("opens");
+        let first = std::fs::read_to_string(options.public_key_file(data.path())).expect("public key");
+        integrity.record(&[deleted(1)]).expect("recorded");
+        let new = integrity.rotate().expect("rotated");
+        assert_ne!(new, first);
+        integrity.record(&[deleted(2)]).expect("recorded with the new key");
+        drop(integrity);
+        let reopened = Integrity::open(data.path(), &options).expect("reopens with the new key");
+        drop(reopened);
+        let all = jsonl::read::<Checkpoint>(&options.dir(data.path()).join(CHECKPOINTS_FILE)).expect("read");
+        let anchor = parse_public_key(&first).expect("key");
+        assert_eq!(check_checkpoints(&all.entries, &anchor), [], "the first key follows the handover");
+        assert_eq!(std::fs::read_to_string(options.public_key_file(data.path())).expect("pub"), first);
+        assert_eq!(CheckpointKey::load(&options.key_file(data.path())).expect("key").public_hex(), new);
+
+        // A crash before the handover: the new key is dropped, the old one signs on.
+        let next = next_key_path(&options.key_file(data.path()));
+        CheckpointKey::generate().expect("key").save(&next).expect("saved");
+        let mut integrity = Integrity::open(data.path(), &options).expect("reopens");
+        assert!(!next.exists());
+        integrity.record(&[deleted(3)]).expect("recorded");
+        let all = jsonl::read::<Checkpoint>(&options.dir(data.path()).join(CHECKPOINTS_FILE)).expect("read");
+        assert_eq!(check_checkpoints(&all.entries, &anchor), []);
     }
 }

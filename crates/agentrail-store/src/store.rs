@@ -231,6 +231,12 @@ impl Store {
         &self.integrity
     }
 
+    /// Rotates the checkpoint signing key (see [`Integrity::rotate`]);
+    /// returns the new public key, hex.
+    pub fn rotate_key(&mut self) -> Result<String, StoreError> {
+        Ok(self.integrity.rotate()?)
+    }
+
     pub(crate) fn manifest_and_integrity(&mut self) -> (&mut Manifest, &mut Integrity) {
         (&mut self.manifest, &mut self.integrity)
     }
