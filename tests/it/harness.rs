@@ -117,7 +117,7 @@ impl Server {
         });
         let line = receiver.recv_timeout(std::time::Duration::from_secs(60)).expect("the server says where it listens");
         let addr = line
-            .split("http://")
+            .split("://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|a| a.parse().ok())

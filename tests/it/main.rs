@@ -13,4 +13,5 @@ mod report;
 mod retention;
 mod scheduler;
 mod serve;
+mod tls;
 mod verify;

@@ -161,6 +161,8 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     pub tokens: Vec<IngestToken>,
     pub limits: HttpLimits,
+    /// Serve over TLS only, with this certificate and key.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 #[derive(Clone)]
@@ -546,6 +548,7 @@ mod tests {
             listen: ([127, 0, 0, 1], 0).into(),
             tokens: vec![IngestToken::new("reader", "reader-token-0123456789", Vec::new(), vec![Role::Admin])],
             limits: HttpLimits::default(),
+            tls: None,
         };
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer reader-token-0123456789"));

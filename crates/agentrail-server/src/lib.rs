@@ -33,6 +33,7 @@ pub mod metrics;
 mod report_api;
 pub mod retention;
 pub mod scheduler;
+pub mod tls;
 mod verify_api;
 pub mod webhook;
 pub mod writer;
@@ -52,6 +53,7 @@ pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
 pub use metrics::Metrics;
 pub use retention::RetentionConfig;
 pub use scheduler::{ReportsConfig, Scheduler, SchedulerError};
+pub use tls::TlsConfig;
 pub use webhook::WebhookConfig;
 pub use writer::{WriteError, WriterOptions};
 
@@ -78,6 +80,8 @@ pub enum ServerError {
     Query(#[from] QueryError),
     #[error(transparent)]
     Reports(#[from] SchedulerError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// What `serve` runs.
@@ -135,6 +139,8 @@ pub async fn serve(
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
     }
+    // A certificate that cannot be used stops the start, before anything binds.
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
@@ -219,11 +225,31 @@ pub async fn serve(
     }
     on_listening(bound);
     let mut http_stopping = stopping;
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = http_stopping.wait_for(|stop| *stop).await;
-        })
-        .await;
+    let served = match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stopping.wait_for(|stop| *stop).await;
+                })
+                .await
+        }
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            tokio::spawn({
+                let handle = handle.clone();
+                async move {
+                    let _ = http_stopping.wait_for(|stop| *stop).await;
+                    handle.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+                }
+            });
+            let listener = listener.into_std().map_err(ServerError::Serve)?;
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+            match axum_server::tls_rustls::from_tcp_rustls(listener, config) {
+                Ok(server) => server.handle(handle).serve(app.into_make_service()).await,
+                Err(error) => Err(error),
+            }
+        }
+    };
     // HTTP is done (or failed): the consumer stops too and finishes its batches.
     stop.send_replace(true);
     let collector_failed = match consuming {

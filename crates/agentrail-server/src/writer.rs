@@ -410,8 +410,12 @@ mod tests {
         let (sender, receiver) = mpsc::sync_channel(1);
         let metrics = Metrics::default();
         let writer = Writer { sender: sender.clone(), metrics: Arc::clone(&metrics) };
-        let config =
-            HttpConfig { listen: ([127, 0, 0, 1], 0).into(), tokens: Vec::new(), limits: HttpLimits::default() };
+        let config = HttpConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            tokens: Vec::new(),
+            limits: HttpLimits::default(),
+            tls: None,
+        };
         let app = router(Arc::new(builtin_normalizer().expect("built-ins")), writer, config, Arc::clone(&metrics));
 
         sender.try_send(Message::Shutdown).expect("fills the slot");

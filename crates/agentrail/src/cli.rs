@@ -386,7 +386,7 @@ pub enum QueryFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention], [audit]).
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention], [audit], [tls]).
     #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -9,7 +9,8 @@ use agentrail_collect::Limits;
 use agentrail_query::QueryLimits;
 use agentrail_report::{RuleError, RuleFailure, Rules};
 use agentrail_server::{
-    HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, RetentionConfig, ServeOptions, WriterOptions,
+    HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, RetentionConfig, ServeOptions, TlsConfig,
+    WriterOptions,
 };
 use agentrail_store::verify::VerifyOptions;
 use agentrail_store::{IntegrityOptions, StoreOptions};
@@ -51,6 +52,8 @@ struct ConfigFile {
     retention: RetentionConfig,
     #[serde(default)]
     audit: AuditFile,
+    /// Serve HTTPS with this certificate and key (off by default).
+    tls: Option<TlsConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,7 +155,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ..StoreOptions::default()
         },
     )?;
-    let http = HttpConfig { listen, tokens: config.tokens, limits };
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let http = HttpConfig { listen, tokens: config.tokens, limits, tls: config.tls };
     let queries_dir = QueriesDirArg { dir: args.queries.dir.or(config.queries_dir) };
     let mut reports = config.reports;
     if let Some(dir) = args.rules {
@@ -186,7 +190,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown_signal()?;
         agentrail_server::serve(options, normalizer, store, shutdown, |addr| {
             // The first line on stdout: scripts and tests read the bound address here.
-            println!("agentrail: listening on http://{addr} (data in {data_shown})");
+            println!("agentrail: listening on {scheme}://{addr} (data in {data_shown})");
         })
         .await
         .map_err(anyhow::Error::from)
