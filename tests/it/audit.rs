@@ -24,6 +24,11 @@ const WRONG_ROLE: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/admin/retention", ANALYST),
     ("POST", "/api/v1/admin/rotate-key", ANALYST),
     ("POST", "/api/v1/admin/rotate-key", SHIPPER),
+    ("GET", "/api/v1/rules", SHIPPER),
+    ("GET", "/api/v1/rules/rate_spike", SHIPPER),
+    ("PUT", "/api/v1/admin/rules/rate_spike", ANALYST),
+    ("DELETE", "/api/v1/admin/rules/rate_spike", ANALYST),
+    ("PUT", "/api/v1/admin/rules/rate_spike", SHIPPER),
 ];
 
 /// The audit events stored so far, as JSON rows.

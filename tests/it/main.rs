@@ -11,6 +11,7 @@ mod query;
 mod replay;
 mod report;
 mod retention;
+mod rules;
 mod scheduler;
 mod serve;
 mod tls;

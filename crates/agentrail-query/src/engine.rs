@@ -232,17 +232,19 @@ impl QueryEngine {
     pub async fn query_with_params(&self, sql: &str, params: Vec<(String, String)>) -> Result<Answer, QueryError> {
         let sql = sql.to_owned();
         self.limited(move |context, limits| async move {
-            let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-            let mut frame =
-                context.sql_with_options(&sql, options).await.map_err(|e| QueryError::from_datafusion(e, limits))?;
-            if !params.is_empty() {
-                let values: Vec<(String, ScalarValue)> =
-                    params.into_iter().map(|(name, value)| (name, ScalarValue::Utf8(Some(value)))).collect();
-                frame = frame.with_param_values(values).map_err(|e| QueryError::from_datafusion(e, limits))?;
-            }
+            let frame = read_only_frame(&context, &sql, params, limits).await?;
             collect(frame, limits).await
         })
         .await
+    }
+
+    /// Plans `sql` with `params` as [`QueryEngine::query_with_params`]
+    /// would, without running it: the columns its answer would have, or
+    /// why it cannot run (a syntax error, an unknown column, a statement
+    /// that writes).
+    pub async fn plan_with_params(&self, sql: &str, params: Vec<(String, String)>) -> Result<SchemaRef, QueryError> {
+        let frame = read_only_frame(&self.context, sql, params, self.limits).await?;
+        Ok(Arc::new(frame.schema().as_arrow().clone()))
     }
 
     /// The events matching `filter`, as JSON objects (every column, nulls
@@ -323,6 +325,24 @@ impl FileStamp {
         let inode = 0;
         Some(FileStamp { inode, len: metadata.len(), modified: metadata.modified().ok() })
     }
+}
+
+/// The logical plan of one read-only statement with its `$name`
+/// placeholders bound to `params` (as text).
+async fn read_only_frame(
+    context: &SessionContext,
+    sql: &str,
+    params: Vec<(String, String)>,
+    limits: QueryLimits,
+) -> Result<DataFrame, QueryError> {
+    let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let mut frame = context.sql_with_options(sql, options).await.map_err(|e| QueryError::from_datafusion(e, limits))?;
+    if !params.is_empty() {
+        let values: Vec<(String, ScalarValue)> =
+            params.into_iter().map(|(name, value)| (name, ScalarValue::Utf8(Some(value)))).collect();
+        frame = frame.with_param_values(values).map_err(|e| QueryError::from_datafusion(e, limits))?;
+    }
+    Ok(frame)
 }
 
 /// Streams a plan's answer, stopping at the row limit.

@@ -64,7 +64,7 @@ pub struct Param {
 }
 
 /// One named query.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedQuery {
     pub name: String,
     pub description: String,
@@ -79,8 +79,8 @@ impl NamedQuery {
     pub fn parse(file: &str, text: &str, origin: &str) -> Result<NamedQuery, NamedQueryError> {
         let invalid = |problem: String| NamedQueryError::Invalid { file: file.to_owned(), problem };
         let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        if stem.is_empty() || !stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(invalid("a query's file name may use only letters, digits, `_` and `-`".into()));
+        if !is_valid_name(stem) {
+            return Err(invalid(format!("a query's file name may use only {NAME_CHARACTERS}")));
         }
         let mut description = Vec::new();
         let mut params: Vec<Param> = Vec::new();
@@ -211,6 +211,15 @@ fn placeholders(sql: &str) -> BTreeSet<String> {
         }
     }
     found
+}
+
+/// What a query's or rule's name (its file's stem) may be made of.
+pub const NAME_CHARACTERS: &str = "letters, digits, `_` and `-` (at most 128)";
+
+/// Whether `name` may name a query or a rule: it becomes a file name, so
+/// it is allow-listed ([`NAME_CHARACTERS`]).
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// The `*.sql` files of `dir` (one level), sorted: a directory of named

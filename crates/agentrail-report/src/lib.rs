@@ -27,4 +27,4 @@ pub mod rule;
 pub mod run;
 
 pub use rule::{Rule, RuleError, Rules, Severity};
-pub use run::{Finding, Report, RuleFailure, RuleRun, Window, activity, html_page, run_one, run_rules};
+pub use run::{Finding, Report, RuleFailure, RuleRun, Window, activity, check_rule, html_page, run_one, run_rules};

@@ -127,7 +127,7 @@ impl RuleError {
 }
 
 /// One rule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub query: NamedQuery,
     pub severity: Severity,

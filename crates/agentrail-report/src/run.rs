@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use agentrail_event::Timestamp;
 use agentrail_query::QueryEngine;
+use arrow_schema::SchemaRef;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -163,23 +164,45 @@ impl Report {
 
 /// One rule's findings and the number of events in them.
 async fn run_rule(engine: &QueryEngine, rule: &Rule, window: Window) -> Result<(Vec<Finding>, usize), String> {
+    let answer = engine.query_with_params(&rule.query.sql, bound(rule, window)?).await.map_err(|e| e.to_string())?;
+    required_columns(&answer.schema)?;
+    let rows = answer.json_rows().map_err(|e| e.to_string())?;
+    let events = rows.len();
+    Ok((group(rule, rows), events))
+}
+
+/// Checks that `rule` would run on `engine` (its SQL plans over the
+/// store's tables and returns the columns a rule must), without running it:
+/// what is asked of a rule before it is saved.
+pub async fn check_rule(engine: &QueryEngine, rule: &Rule, now: Timestamp) -> Result<(), RuleFailure> {
+    let checked = async {
+        let window = Window::ending(now, rule.lookback);
+        let schema = engine.plan_with_params(&rule.query.sql, bound(rule, window)?).await.map_err(|e| e.to_string())?;
+        required_columns(&schema)
+    };
+    checked.await.map_err(|error| RuleFailure { rule: rule.name().to_owned(), error })
+}
+
+/// The rule's parameters for a run over `window`: the window, the
+/// baseline's start, and the defaults of the others.
+fn bound(rule: &Rule, window: Window) -> Result<Vec<(String, String)>, String> {
     let mut given = vec![("from".to_owned(), window.from.to_string()), ("to".to_owned(), window.to.to_string())];
     if let Some(baseline) = rule.baseline {
         let start = Window::ending(window.from, baseline).from;
         given.push((BASELINE_PARAM.to_owned(), start.to_string()));
     }
-    let values = rule.query.bind(&given).map_err(|e| e.to_string())?;
-    let answer = engine.query_with_params(&rule.query.sql, values).await.map_err(|e| e.to_string())?;
-    let columns: Vec<&str> = answer.schema.fields().iter().map(|f| f.name().as_str()).collect();
-    if let Some(missing) = REQUIRED_COLUMNS.iter().find(|c| !columns.contains(c)) {
-        return Err(format!(
+    rule.query.bind(&given).map_err(|e| e.to_string())
+}
+
+fn required_columns(schema: &SchemaRef) -> Result<(), String> {
+    let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    match REQUIRED_COLUMNS.iter().find(|c| !columns.contains(c)) {
+        Some(missing) => Err(format!(
             "its query returns no `{missing}` column (a rule returns event_id, time and finding, \
              and may return title, agent_id, on_behalf_of, correlation_id)"
-        ));
+        )),
+        None => Ok(()),
     }
-    let rows = answer.json_rows().map_err(|e| e.to_string())?;
-    let events = rows.len();
-    Ok((group(rule, rows), events))
 }
 
 fn text(row: &Map<String, Value>, column: &str) -> Option<String> {

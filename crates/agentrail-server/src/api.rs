@@ -10,8 +10,11 @@
 //! - `GET /api/v1/reports…`: the anomaly reports ([`crate::report_api`]).
 //! - `GET /api/v1/verify`: the store checked against its signed digest chain ([`crate::verify_api`]).
 //!
+//! - `GET /api/v1/rules[/{name}]`: the anomaly rules ([`crate::rules_api`]).
+//!
 //! - `POST /api/v1/admin/retention[?dry_run=true]`, `POST /api/v1/admin/rotate-key`
-//!   ([`crate::admin_api`]; the `admin` role).
+//!   ([`crate::admin_api`]), `PUT` and `DELETE /api/v1/admin/rules/{name}`
+//!   ([`crate::rules_api`]): the `admin` role.
 //!
 //! Every other route needs a token with the `analyst` role (or `admin`) when tokens are
 //! configured. Queries are read-only and run within the configured limits;
@@ -32,7 +35,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -40,6 +43,7 @@ use crate::admin_api;
 use crate::http::{HttpConfig, Refusal, Role, authorize, problem};
 use crate::metrics::Metrics;
 use crate::report_api;
+use crate::rules_api;
 use crate::scheduler::ReportsView;
 use crate::verify_api::{self, Verifier};
 use crate::writer::Writer;
@@ -81,6 +85,9 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/verify", get(verify_api::verify))
         .route("/api/v1/admin/retention", post(admin_api::retention))
         .route("/api/v1/admin/rotate-key", post(admin_api::rotate_key))
+        .route("/api/v1/rules", get(rules_api::list))
+        .route("/api/v1/rules/{name}", get(rules_api::get_one))
+        .route("/api/v1/admin/rules/{name}", put(rules_api::put).delete(rules_api::delete))
         // Bodies a little over the limit are read whole and refused by the
         // handler with a reason; far larger ones are cut off by axum.
         .layer(DefaultBodyLimit::max(8 * MAX_QUERY_BODY))

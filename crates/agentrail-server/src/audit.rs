@@ -94,14 +94,17 @@ impl Auditor {
 }
 
 /// The action of a request: `api.<route>` (`api.query`, `api.replay`,
-/// `api.admin.retention`, …), or `http.<path>` for another endpoint.
-fn action_of(path: &str) -> String {
+/// `api.admin.retention`, `api.admin.rules.put`, …), or `http.<path>` for
+/// another endpoint.
+fn action_of(method: &str, path: &str) -> String {
     match path.strip_prefix("/api/v1/") {
         Some(rest) => {
             let route: Vec<&str> = rest.split('/').take_while(|part| !part.is_empty()).collect();
             let named = match route.as_slice() {
                 ["replay", ..] => "replay".to_owned(),
                 ["reports", "runs", _] => "reports.run".to_owned(),
+                ["rules", _] => "rule".to_owned(),
+                ["admin", "rules", ..] => format!("admin.rules.{}", method.to_ascii_lowercase()),
                 parts => parts.join("."),
             };
             format!("api.{named}")
@@ -123,8 +126,10 @@ pub(crate) async fn audit(State(auditor): State<Auditor>, request: Request, next
     let query = request.uri().query().map(str::to_owned);
     let method = request.method().to_string();
     let headers = request.headers().clone();
-    // The query API's body (the SQL) is part of what an auditor wants kept.
-    let (request, body) = if api && request.method() == axum::http::Method::POST {
+    // The query API's body (the SQL), or a rule's text, is part of what an
+    // auditor wants kept.
+    let writes = [axum::http::Method::POST, axum::http::Method::PUT].contains(request.method());
+    let (request, body) = if api && writes {
         let (parts, body) = request.into_parts();
         match to_bytes(body, MAX_READ_BYTES).await {
             Ok(bytes) => (Request::from_parts(parts, Body::from(bytes.clone())), Some(bytes)),
@@ -173,7 +178,7 @@ struct AuditedRequest {
 
 fn event(auditor: &Auditor, headers: &HeaderMap, request: AuditedRequest) -> Event {
     let token = token_name(&auditor.config, headers);
-    let action = action_of(&request.path);
+    let action = action_of(&request.method, &request.path);
     let mut attributes = BTreeMap::new();
     attributes.insert("http.method".to_owned(), request.method.clone());
     attributes.insert("http.status".to_owned(), request.status.as_u16().to_string());
@@ -234,11 +239,14 @@ mod tests {
 
     #[test]
     fn actions_name_the_route() {
-        assert_eq!(action_of("/api/v1/query"), "api.query");
-        assert_eq!(action_of("/api/v1/replay/inc-7f3a"), "api.replay");
-        assert_eq!(action_of("/api/v1/reports/runs/abc"), "api.reports.run");
-        assert_eq!(action_of("/api/v1/reports/runs"), "api.reports.runs");
-        assert_eq!(action_of("/api/v1/admin/retention"), "api.admin.retention");
-        assert_eq!(action_of("/v1/events"), "http.v1.events");
+        assert_eq!(action_of("POST", "/api/v1/query"), "api.query");
+        assert_eq!(action_of("GET", "/api/v1/replay/inc-7f3a"), "api.replay");
+        assert_eq!(action_of("GET", "/api/v1/reports/runs/abc"), "api.reports.run");
+        assert_eq!(action_of("GET", "/api/v1/reports/runs"), "api.reports.runs");
+        assert_eq!(action_of("POST", "/api/v1/admin/retention"), "api.admin.retention");
+        assert_eq!(action_of("GET", "/api/v1/rules/rate_spike"), "api.rule");
+        assert_eq!(action_of("PUT", "/api/v1/admin/rules/rate_spike"), "api.admin.rules.put");
+        assert_eq!(action_of("DELETE", "/api/v1/admin/rules/x"), "api.admin.rules.delete");
+        assert_eq!(action_of("POST", "/v1/events"), "http.v1.events");
     }
 }

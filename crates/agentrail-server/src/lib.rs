@@ -17,7 +17,9 @@
 //!
 //! The report [`scheduler`] runs the anomaly rules on their schedules on a
 //! thread of its own, keeps each run under `<data dir>/reports/` and sends
-//! new findings to [`webhook`]s; the read API serves the history.
+//! new findings to [`webhook`]s; the read API serves the history. The
+//! rules it runs are a [`rule_book`] the admin API (and `SIGHUP`) changes
+//! while it runs.
 //!
 //! The writer thread ([`writer`]) owns the store, so appends are serial and
 //! one fsync covers every request waiting at that moment. Nothing is
@@ -32,6 +34,8 @@ pub mod kafka;
 pub mod metrics;
 mod report_api;
 pub mod retention;
+pub mod rule_book;
+mod rules_api;
 pub mod scheduler;
 pub mod tls;
 mod verify_api;
@@ -158,14 +162,11 @@ pub async fn serve(
     });
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let scheduler = if reports_config.enabled {
-        let (scheduler, view) = Scheduler::start(
-            reports_config,
-            rules,
-            unusable_rules,
-            store.dir(),
-            Arc::clone(&metrics),
-            stopping.clone(),
-        )?;
+        let book = rule_book::RuleBook::new(reports_config.rules_dir.clone(), rules, unusable_rules);
+        #[cfg(unix)]
+        tokio::spawn(rule_book::reload_on_hangup(book.clone(), stopping.clone()));
+        let (scheduler, view) =
+            Scheduler::start(reports_config, book, store.dir(), Arc::clone(&metrics), stopping.clone())?;
         Some((scheduler, view))
     } else {
         None

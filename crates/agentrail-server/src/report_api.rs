@@ -112,7 +112,7 @@ pub(crate) async fn run(
     .await
 }
 
-fn reports(state: &ApiState) -> Result<&ReportsView, Refusal> {
+pub(crate) fn reports(state: &ApiState) -> Result<&ReportsView, Refusal> {
     state.reports.as_ref().ok_or_else(|| {
         problem(StatusCode::NOT_FOUND, "the report scheduler is off in this server (`[reports] enabled = false`)")
     })

@@ -7,9 +7,12 @@
 //! own memory pool and query threads): ingestion never waits for a rule, and
 //! a slow receiver only delays its own webhook queue. After a restart each
 //! rule picks up its schedule from its newest run in the history, and a
-//! finding already reported is not sent again.
+//! finding already reported is not sent again. When the rules change while
+//! it runs ([`RuleBook`]), a new or changed rule is scheduled as at start
+//! (due now if it never ran), a removed one is dropped, and the others keep
+//! their schedules.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,11 +21,12 @@ use agentrail_event::Timestamp;
 use agentrail_query::{QueryEngine, QueryLimits};
 use agentrail_report::history::{History, HistoryError, RunRecord};
 use agentrail_report::notify::payload;
-use agentrail_report::{Finding, Report, Rule, RuleFailure, Rules, Window, run_one};
+use agentrail_report::{Finding, Report, Rule, RuleFailure, Window, run_one};
 use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
+use crate::rule_book::{RuleBook, RuleSet};
 use crate::webhook::{Delivery, Webhook, WebhookConfig, WebhookError};
 
 /// `[reports]` in the configuration file.
@@ -32,7 +36,9 @@ pub struct ReportsConfig {
     /// Run the rules on their schedules (on by default).
     #[serde(default = "default_enabled")]
     pub enabled: bool,
-    /// Extra or replacement rules (*.sql) besides the built-in ones.
+    /// Extra or replacement rules (*.sql) besides the built-in ones; where
+    /// `PUT /api/v1/admin/rules/{name}` saves rules (none can be changed
+    /// through the API without it).
     #[serde(default)]
     pub rules_dir: Option<PathBuf>,
     /// Days of runs kept under `<data dir>/reports/runs`.
@@ -98,14 +104,12 @@ pub enum SchedulerError {
     Start(String),
 }
 
-/// What the read API shows of the reports: the history, and the rules
-/// that could not be loaded.
+/// What the read API shows of the reports, and changes of their rules:
+/// the history, and the rules the scheduler runs.
 #[derive(Debug, Clone)]
 pub struct ReportsView {
     pub history: History,
-    /// The rules the scheduler runs.
-    pub rules: Arc<BTreeSet<String>>,
-    pub unusable: Arc<Vec<RuleFailure>>,
+    pub rules: RuleBook,
     pub replay_url: Option<String>,
 }
 
@@ -113,8 +117,9 @@ impl ReportsView {
     /// Each rule's newest run as one report, with the unusable rule files
     /// among its errors.
     pub fn current(&self) -> Result<Report, HistoryError> {
-        let mut report = self.history.current_report(|rule| self.rules.contains(rule))?;
-        report.errors.splice(0..0, self.unusable.iter().cloned());
+        let set = self.rules.current();
+        let mut report = self.history.current_report(|rule| set.rules.get(rule).is_some())?;
+        report.errors.splice(0..0, set.unusable.iter().cloned());
         Ok(report)
     }
 }
@@ -129,19 +134,14 @@ impl Scheduler {
     /// Starts the scheduler on its own thread; it stops when `stopping` turns true.
     pub fn start(
         config: ReportsConfig,
-        rules: Rules,
-        unusable: Vec<RuleFailure>,
+        rules: RuleBook,
         data_dir: &std::path::Path,
         metrics: Metrics,
         stopping: watch::Receiver<bool>,
     ) -> Result<(Scheduler, ReportsView), SchedulerError> {
         let history = History::open(data_dir, Duration::from_secs(config.history_days.saturating_mul(86_400)))?;
-        let view = ReportsView {
-            history: history.clone(),
-            rules: Arc::new(rules.iter().map(|rule| rule.name().to_owned()).collect()),
-            unusable: Arc::new(unusable),
-            replay_url: config.replay_url.clone(),
-        };
+        let view =
+            ReportsView { history: history.clone(), rules: rules.clone(), replay_url: config.replay_url.clone() };
         // Every check that can fail comes first, and no runtime is built
         // here: this runs inside the server's runtime, where one cannot be dropped.
         let (webhooks, deliveries): (Vec<Webhook>, Vec<Delivery>) = config
@@ -185,9 +185,17 @@ impl Scheduler {
     }
 }
 
+/// When each rule runs next, and its previous successful run (what "new"
+/// findings are measured against).
+#[derive(Default)]
+struct Plan {
+    due: BTreeMap<String, Instant>,
+    previous: BTreeMap<String, RunRecord>,
+}
+
 struct State {
     config: ReportsConfig,
-    rules: Rules,
+    rules: RuleBook,
     engine: QueryEngine,
     history: History,
     webhooks: Vec<Webhook>,
@@ -196,11 +204,60 @@ struct State {
 
 impl State {
     async fn run(self, mut stopping: watch::Receiver<bool>) {
-        // Each rule's previous successful run: what "new" is measured against.
-        let mut previous: BTreeMap<String, RunRecord> = BTreeMap::new();
-        let mut due: BTreeMap<String, Instant> = BTreeMap::new();
+        let mut plan = Plan::default();
+        let mut changes = self.rules.subscribe();
+        let mut rules = changes.borrow_and_update().clone();
         let first_run = Instant::now() + Duration::from_secs(self.config.first_run_delay_seconds);
-        for rule in self.rules.iter() {
+        self.reschedule(&mut plan, &RuleSet::default(), &rules, first_run);
+        tracing::info!(rules = rules.rules.len(), webhooks = self.webhooks.len(), "report scheduler started");
+        loop {
+            let next = plan.due.iter().min_by_key(|(_, at)| **at).map(|(name, at)| (name.clone(), *at));
+            // With no rule at all, wait for one to be added.
+            let sleep = async {
+                match next.as_ref() {
+                    Some((_, at)) => tokio::time::sleep_until((*at).into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = sleep => {},
+                Ok(()) = changes.changed() => {
+                    let changed = changes.borrow_and_update().clone();
+                    self.reschedule(&mut plan, &rules, &changed, first_run.max(Instant::now()));
+                    tracing::info!(rules = changed.rules.len(), "report scheduler took the changed rules");
+                    rules = changed;
+                    continue;
+                }
+                _ = stopping.wait_for(|stop| *stop) => break,
+            }
+            let Some((name, at)) = next else { continue };
+            let Some(rule) = rules.rules.get(&name).cloned() else {
+                plan.due.remove(&name);
+                continue;
+            };
+            let record = tokio::select! {
+                record = self.run_rule(&rule, plan.previous.get(&name)) => record,
+                _ = stopping.wait_for(|stop| *stop) => break,
+            };
+            if record.head.error.is_none() {
+                plan.previous.insert(name.clone(), record);
+            }
+            // Missed runs are not made up: the next one covers their window.
+            plan.due.insert(name, (at + rule.schedule).max(Instant::now()));
+        }
+        tracing::info!("report scheduler stopped");
+    }
+
+    /// Schedules the rules of `new` that are not in `old` as they are
+    /// (new, or changed) from their last successful run, not before
+    /// `earliest`; drops the rules `new` no longer has; leaves the rest.
+    fn reschedule(&self, plan: &mut Plan, old: &RuleSet, new: &RuleSet, earliest: Instant) {
+        plan.due.retain(|name, _| new.rules.get(name).is_some());
+        plan.previous.retain(|name, _| new.rules.get(name).is_some());
+        for rule in new.rules.iter() {
+            if plan.due.contains_key(rule.name()) && old.rules.get(rule.name()) == Some(rule) {
+                continue;
+            }
             let last = match self.last_success(rule.name()) {
                 Ok(last) => last,
                 Err(error) => {
@@ -208,35 +265,17 @@ impl State {
                     None
                 }
             };
-            let next = last.as_ref().map_or(first_run, |last| {
+            let next = last.as_ref().map_or(earliest, |last| {
                 let since = Timestamp::now().as_micros().saturating_sub(last.head.at.as_micros());
                 let since = Duration::from_micros(u64::try_from(since).unwrap_or(0));
-                (Instant::now() + rule.schedule.saturating_sub(since)).max(first_run)
+                (Instant::now() + rule.schedule.saturating_sub(since)).max(earliest)
             });
-            due.insert(rule.name().to_owned(), next);
-            if let Some(last) = last {
-                previous.insert(rule.name().to_owned(), last);
-            }
-        }
-        tracing::info!(rules = self.rules.len(), webhooks = self.webhooks.len(), "report scheduler started");
-        while let Some((name, at)) = due.iter().min_by_key(|(_, at)| **at).map(|(n, at)| (n.clone(), *at)) {
-            tokio::select! {
-                _ = tokio::time::sleep_until(at.into()) => {},
-                _ = stopping.wait_for(|stop| *stop) => break,
-            }
-            let Some(rule) = self.rules.get(&name) else { break };
-            let record = tokio::select! {
-                record = self.run_rule(rule, previous.get(&name)) => record,
-                _ = stopping.wait_for(|stop| *stop) => break,
+            plan.due.insert(rule.name().to_owned(), next);
+            match last {
+                Some(last) => plan.previous.insert(rule.name().to_owned(), last),
+                None => plan.previous.remove(rule.name()),
             };
-            if record.head.error.is_none() {
-                previous.insert(name.clone(), record);
-            }
-            // Missed runs are not made up: the next one covers their window.
-            let next = at + rule.schedule;
-            due.insert(name, next.max(Instant::now()));
         }
-        tracing::info!("report scheduler stopped");
     }
 
     fn last_success(&self, rule: &str) -> Result<Option<RunRecord>, HistoryError> {

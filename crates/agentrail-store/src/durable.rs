@@ -1,4 +1,4 @@
-//! Small files replaced whole, atomically and durably: written under a
+//! Small files replaced whole (or removed), atomically and durably: written under a
 //! temporary name beside the target, fsynced, renamed over it, and the
 //! directory fsynced so the new name survives a crash. A reader sees the
 //! old file or the new one, never a part.
@@ -23,6 +23,13 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), (std::path::PathBuf
     File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
 }
 
+/// Removes `path` and fsyncs its directory so the removal survives a crash.
+pub fn remove_file(path: &Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::remove_file(path).map_err(|error| (path.to_owned(), error))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|error| (dir.to_owned(), error))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +47,10 @@ mod tests {
         let missing = dir.path().join("no-such-dir/state.json");
         let (failed, _) = replace_file(&missing, b"x").expect_err("no directory");
         assert!(failed.starts_with(dir.path().join("no-such-dir")), "{}", failed.display());
+
+        remove_file(&path).expect("removed");
+        assert!(!path.exists());
+        let (failed, _) = remove_file(&path).expect_err("already gone");
+        assert_eq!(failed, path);
     }
 }
