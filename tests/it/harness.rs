@@ -513,3 +513,16 @@ pub fn write_broken_rules(dir: &Path) {
          WHERE time >= to_timestamp_micros($from) AND time < to_timestamp_micros($to)",
     );
 }
+
+/// Polls `check` every 200 ms until it gives a value, failing after `seconds`
+/// with `what` and the last state it described.
+pub fn wait_until<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(state) => assert!(std::time::Instant::now() < deadline, "{what}: {state}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -14,5 +14,6 @@ mod retention;
 mod rules;
 mod scheduler;
 mod serve;
+mod syslog;
 mod tls;
 mod verify;

@@ -216,3 +216,41 @@ fn sources_lists_every_built_in_mapping() {
         assert!(text.contains(&format!("{name}  (built-in:{name}.toml)")), "{name} missing:\n{text}");
     }
 }
+
+#[test]
+fn sources_check_says_which_mapping_a_record_takes_and_where_each_column_comes_from() {
+    let fixture = workspace_root().join("tests/fixtures/sources/okta/03-agent-token-exchange-on-behalf.json");
+    let fixture = fixture.display().to_string();
+    let output = run(&["sources", "check", &fixture], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("okta (priority 5): matched: yes eventType present"), "{text}");
+    assert!(text.contains("taken by: okta (the first, in priority order, whose detection matched)"), "{text}");
+    assert!(text.contains("other mappings did not match; --all shows why"), "{text}");
+    let line = |column: &str| text.lines().find(|l| l.trim_start().starts_with(column)).unwrap_or_default().to_owned();
+    assert!(line("on_behalf_of").contains("\"alice@example.com\"  <- template"), "{text}");
+    assert!(line("event_id").contains("<- path uuid"), "{text}");
+    assert!(line("approved_by").contains("-  (tried:") || line("approved_by").is_empty(), "{text}");
+
+    // JSON, one object per record: every mapping's conditions, the columns' provenance.
+    let output = run(&["sources", "check", "--format", "json", "--source", "okta", "-"], b"{\"hello\":1}\n{oops\n");
+    assert_eq!(output.status.code(), Some(1));
+    let checks = stdout_lines(&output);
+    assert_eq!(checks.len(), 2);
+    assert_eq!(checks[0]["chosen"], "okta");
+    assert_eq!(checks[0]["chosen_because"], "named with --source");
+    assert!(checks[0]["rejected"].as_str().is_some_and(|r| r.contains("no usable `time`")), "{}", checks[0]);
+    assert!(checks[0]["detection"].as_array().is_some_and(|d| d.len() >= 7));
+    assert!(checks[1]["rejected"].as_str().is_some_and(|r| r.contains("invalid JSON")), "{}", checks[1]);
+
+    // Nothing recognises it: every mapping's failed conditions are shown with --all.
+    let output = run(&["sources", "check", "--all"], b"{\"hello\":1}\n");
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("taken by: none"), "{text}");
+    assert!(text.contains("aws.cloudtrail (priority") && text.contains("NO "), "{text}");
+    assert!(text.contains("rejected: no source mapping recognises this record"), "{text}");
+    let missing = run(&["sources", "check", "/no/such/file.json"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("cannot read /no/such/file.json"));
+}

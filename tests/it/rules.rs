@@ -5,11 +5,13 @@
 //! body and a server without a rules directory are refused with the reason,
 //! and nothing is written.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{ADMIN, ANALYST, HttpResponse, Server, TempDir, get, http, ingest_sample, server, workspace_root};
+use crate::harness::{
+    ADMIN, ANALYST, HttpResponse, Server, TempDir, get, http, ingest_sample, server, wait_until, workspace_root,
+};
 
 /// The built-in destructive rule, made to run every two seconds over ten
 /// years and to say so in its findings.
@@ -42,15 +44,10 @@ fn rule_named<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
 
 /// Waits until `check` holds of the rule list.
 fn wait_for_rules(server: &Server, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_until(what, 30, || {
         let list = listed(server);
-        if check(&list) {
-            return list;
-        }
-        assert!(Instant::now() < deadline, "{what}: {list:#}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        if check(&list) { Ok(list) } else { Err(format!("{list:#}")) }
+    })
 }
 
 fn runs(server: &Server, rule: &str) -> Vec<Value> {
@@ -96,15 +93,10 @@ fn a_rule_put_runs_at_once_is_replaced_removed_and_read_again_on_sighup() {
     assert_eq!(text.status, 200);
     assert_eq!(String::from_utf8_lossy(&text.body), first);
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let ran = loop {
+    let ran = wait_until("the new rule's runs", 60, || {
         let ran = runs(&server, "fast_destructive");
-        if ran.len() >= 2 {
-            break ran;
-        }
-        assert!(Instant::now() < deadline, "the new rule ran {} times: {ran:#?}", ran.len());
-        std::thread::sleep(Duration::from_millis(200));
-    };
+        if ran.len() >= 2 { Ok(ran) } else { Err(format!("{} runs: {ran:#?}", ran.len())) }
+    });
     assert!(ran.iter().all(|run| run["error"].is_null()), "{ran:#?}");
     assert!(ran.iter().any(|run| run["findings"].as_u64().is_some_and(|n| n > 0)), "{ran:#?}");
 

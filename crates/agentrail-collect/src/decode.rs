@@ -2,9 +2,11 @@
 //!
 //! Shippers and files hand agentrail many shapes: NDJSON (one record a line),
 //! a JSON array, one pretty-printed document or several in a row, a CloudTrail
-//! `{"Records": [...]}` file, an OTLP/JSON logs request, or NDJSON whose lines
+//! `{"Records": [...]}` file, an Azure `{"records": [...]}` export, a REST API
+//! list page (`{"data": [...], "links": …}`), an OTLP/JSON logs request, or NDJSON whose lines
 //! are themselves such envelopes (CloudTrail via a shipper, the OpenTelemetry
-//! Collector's file exporter). Every record comes out with its position; a bad
+//! Collector's file exporter), or syslog lines (`<PRI>…`, see [`crate::syslog`]),
+//! mixed with JSON lines or not. Every record comes out with its position; a bad
 //! line is rejected alone and the lines after it are still read.
 
 use std::borrow::Cow;
@@ -14,6 +16,7 @@ use serde_json::error::Category;
 
 use crate::json::Json;
 use crate::otlp;
+use crate::syslog::{self, SyslogProblem};
 
 /// Where a record was in its input: a line (1-based) and, inside an
 /// envelope or array on that line, the record's number (1-based).
@@ -57,6 +60,8 @@ pub enum DecodeProblem {
     NotAnObject(&'static str),
     #[error("`Records` must be a list of objects")]
     BadRecordsEnvelope,
+    #[error(transparent)]
+    Syslog(#[from] SyslogProblem),
 }
 
 /// A rejected piece of input with its position and raw bytes.
@@ -120,6 +125,11 @@ pub fn decode<'a>(
                 problem: DecodeProblem::TooLarge { size: line.len(), limit: limits.max_record_bytes },
                 raw: Cow::Borrowed(line),
             }));
+            continue;
+        }
+        if syslog::looks_like_syslog(line) {
+            // A syslog line (`<PRI>…`): its header and message as a record.
+            emit(syslog::record(line, position));
             continue;
         }
         match Json::parse(line) {
@@ -250,6 +260,14 @@ fn expand<'a>(
         }
         return;
     }
+    if let Some(list) = page_envelope(&value)
+        && let Some(Json::Array(items)) = value.take(list)
+    {
+        for (index, item) in items.into_iter().enumerate() {
+            expand_item(item, Position { line, record: Some(index + 1) }, emit);
+        }
+        return;
+    }
     match value {
         Json::Object(_) => emit(Ok(DecodedRecord { position, value, text, implied_source: None })),
         Json::Array(items) => {
@@ -263,6 +281,41 @@ fn expand<'a>(
             raw: Cow::Borrowed(raw),
         })),
     }
+}
+
+/// Keys of a list page besides its list: pagination, never record fields.
+const PAGE_KEYS: &[&str] = &[
+    "links",
+    "meta",
+    "object",
+    "first_id",
+    "last_id",
+    "has_more",
+    "pagination",
+    "next",
+    "next_cursor",
+    "cursor",
+    "next_page",
+    "nextPage",
+    "total",
+    "offset",
+    "limit",
+    "included",
+    "response_metadata",
+];
+
+/// The key of the list when `value` is an export or API page: Azure's
+/// diagnostic exports (`{"records": [...]}`), and REST list pages with only
+/// pagination beside the list: `data` (Datadog, OpenAI, HCP Terraform,
+/// Atlassian), `records` (Jira, PagerDuty), `entries` (Slack). A record that merely has a `data` field has other
+/// keys too, and stays a record.
+fn page_envelope(value: &Json<'_>) -> Option<&'static str> {
+    let Json::Object(pairs) = value else { return None };
+    ["records", "data", "entries"].into_iter().find(|list| {
+        value.get(list).is_some_and(|items| {
+            items.as_array().is_some_and(|items| items.iter().all(|i| matches!(i, Json::Object(_))))
+        }) && pairs.iter().all(|(key, _)| key == list || PAGE_KEYS.contains(&key.as_ref()))
+    })
 }
 
 fn trim_ascii(bytes: &[u8]) -> &[u8] {
@@ -313,6 +366,32 @@ mod tests {
                 "line 6 err expected a JSON object, found a string",
             ]
         );
+    }
+
+    #[test]
+    fn export_and_api_pages_are_opened_and_records_with_a_data_field_are_not() {
+        assert_eq!(
+            run("{\"records\":[{\"x\":1}]}\n{\"data\":[{\"y\":2}],\"has_more\":false}"),
+            vec!["line 1, record 1 ok {\"x\":1}", "line 2, record 1 ok {\"y\":2}"]
+        );
+        assert_eq!(
+            run("{\"data\":[{\"y\":2}],\"id\":\"r-1\"}"),
+            vec!["line 1 ok {\"data\":[{\"y\":2}],\"id\":\"r-1\"} +text"]
+        );
+        assert_eq!(run("{\"data\":[1,2]}"), vec!["line 1 ok {\"data\":[1,2]} +text"]);
+    }
+
+    #[test]
+    fn syslog_lines_mix_with_json_lines() {
+        let out = run("<13>1 - h app - - - hi\n{\"a\":1}\n<999>bad");
+        assert_eq!(out.len(), 3);
+        assert!(
+            out[0].starts_with("line 1 ok {\"syslog\":{") && out[0].ends_with("\"message\":\"hi\"} +text"),
+            "{}",
+            out[0]
+        );
+        assert_eq!(out[1], "line 2 ok {\"a\":1} +text");
+        assert_eq!(out[2], "line 3 err syslog: the priority must be <0> to <191>");
     }
 
     #[test]

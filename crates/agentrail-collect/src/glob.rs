@@ -6,16 +6,25 @@
 /// A compiled pattern. Matching is ASCII case-insensitive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
+    /// The pattern as written, for messages.
+    pattern: String,
     /// The literal pieces between the stars, lower-cased.
     parts: Vec<String>,
     anchored_start: bool,
     anchored_end: bool,
 }
 
+impl std::fmt::Display for Glob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.pattern)
+    }
+}
+
 impl Glob {
     pub fn new(pattern: &str) -> Self {
         let lower = pattern.to_ascii_lowercase();
         Glob {
+            pattern: pattern.to_owned(),
             parts: lower.split('*').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
             anchored_start: !lower.starts_with('*'),
             anchored_end: !lower.ends_with('*'),

@@ -5,7 +5,8 @@
 //!
 //! 1. **decode** ([`decode`]): split the input into records, whatever its
 //!    shape: NDJSON, a JSON array, pretty-printed documents, a CloudTrail
-//!    `Records` file, an OTLP/JSON logs request ([`otlp`]). Each record keeps
+//!    `Records` file, an OTLP/JSON logs request ([`otlp`]), syslog lines
+//!    (RFC 5424 and 3164, [`syslog`]). Each record keeps
 //!    its position (line, record) so a rejection can say where it was.
 //! 2. **detect** ([`Registry`]): pick the source mapping whose `[detect]`
 //!    rules match, in priority order, unless the caller named one. A record
@@ -23,9 +24,13 @@
 //!    content hash; every field not copied into a column is kept, flattened,
 //!    in `attributes`.
 //!
+//! [`check`] runs the same steps and says why: which mapping each record
+//! took, and where each column came from (`agentrail sources check`).
+//!
 //! The crate does no I/O: mapping and redaction files arrive as text, input as
 //! bytes. That keeps it fast to test and safe to fuzz (see `fuzz/`).
 
+pub mod check;
 pub mod decode;
 mod flatten;
 mod glob;
@@ -37,6 +42,7 @@ pub mod otlp_proto;
 mod path;
 mod redact;
 mod registry;
+pub mod syslog;
 
 pub use decode::{DecodeLimits, DecodeProblem, DecodedRecord, Position};
 pub use flatten::AttributeLimits;

@@ -57,6 +57,17 @@ pub struct Rejection {
     pub raw: Vec<u8>,
 }
 
+impl From<decode::DecodeRejection<'_>> for Rejection {
+    fn from(rejection: decode::DecodeRejection<'_>) -> Self {
+        Rejection {
+            position: rejection.position,
+            reason: RejectReason::Decode(rejection.problem),
+            source: None,
+            raw: rejection.raw.into_owned(),
+        }
+    }
+}
+
 /// Turns raw input into events. Cheap to share between threads.
 #[derive(Debug)]
 pub struct Normalizer {
@@ -126,14 +137,30 @@ impl Normalizer {
         decode::decode(input, limits, &mut |decoded| {
             emit(match decoded {
                 Ok(record) => self.normalize_record(record, choice),
-                Err(rejection) => Err(Rejection {
-                    position: rejection.position,
-                    reason: RejectReason::Decode(rejection.problem),
-                    source: None,
-                    raw: rejection.raw.into_owned(),
-                }),
+                Err(rejection) => Err(rejection.into()),
             })
         });
+    }
+
+    /// The mapping a record takes: the one named (by the caller, or by its
+    /// envelope), else the first whose `[detect]` matches.
+    pub(crate) fn choose(
+        &self,
+        value: &Json<'_>,
+        choice: &SourceChoice,
+        implied_source: Option<&str>,
+    ) -> Result<&Mapping, RejectReason> {
+        let named: Option<&str> = match choice {
+            SourceChoice::Named(name) => Some(name),
+            SourceChoice::Auto => implied_source,
+        };
+        match named {
+            Some(name) => self.registry.get(name).ok_or_else(|| RejectReason::NoSuchSource(name.to_owned())),
+            None => self
+                .registry
+                .detect(value)
+                .ok_or_else(|| RejectReason::UnknownSource { tried: self.registry.detectable_names() }),
+        }
     }
 
     /// Normalizes one decoded record.
@@ -147,22 +174,9 @@ impl Normalizer {
             source: source.map(str::to_owned),
             raw: text.map_or_else(|| value.to_json_string().into_bytes(), |t| t.as_bytes().to_vec()),
         };
-        let named: Option<&str> = match choice {
-            SourceChoice::Named(name) => Some(name),
-            SourceChoice::Auto => implied_source,
-        };
-        let mapping: &Mapping = match named {
-            Some(name) => match self.registry.get(name) {
-                Some(mapping) => mapping,
-                None => return Err(reject(RejectReason::NoSuchSource(name.to_owned()), None, &value)),
-            },
-            None => match self.registry.detect(&value) {
-                Some(mapping) => mapping,
-                None => {
-                    let tried = self.registry.detectable_names();
-                    return Err(reject(RejectReason::UnknownSource { tried }, None, &value));
-                }
-            },
+        let mapping = match self.choose(&value, choice, implied_source) {
+            Ok(mapping) => mapping,
+            Err(reason) => return Err(reject(reason, None, &value)),
         };
         let mapped = match mapping.apply(&value) {
             Ok(mapped) => mapped,

@@ -21,6 +21,23 @@ builtin_mappings!(
     "github.toml",
     "k8s.audit.toml",
     "gcp.audit.toml",
+    "syslog.toml",
+    "terraform.cloud.toml",
+    "anthropic.toml",
+    "openai.toml",
+    "opa.toml",
+    "vault.toml",
+    "spire.toml",
+    "azure.activity.toml",
+    "entra.signin.toml",
+    "entra.audit.toml",
+    "teleport.toml",
+    "datadog.audit.toml",
+    "slack.toml",
+    "auth0.toml",
+    "atlassian.org.toml",
+    "jira.audit.toml",
+    "pagerduty.toml",
 );
 
 /// Mappings ordered for detection: higher priority first, then by name, so

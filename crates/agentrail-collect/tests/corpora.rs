@@ -20,6 +20,11 @@ const PANTHER: &[(&str, &str, usize)] = &[
     ("gcp_auditlog.ndjson", "gcp.audit", 131),
     ("github_audit.ndjson", "github", 63),
     ("okta_systemlog.ndjson", "okta", 21),
+    ("anthropic_activity.ndjson", "anthropic", 38),
+    ("openai_audit.ndjson", "openai", 29),
+    ("azure_monitor_activity.ndjson", "azure.activity", 212),
+    ("teleport_audit.ndjson", "teleport", 20),
+    ("slack_auditlogs.ndjson", "slack", 15),
 ];
 
 #[test]
@@ -51,18 +56,11 @@ fn panther_samples_map_to_their_source() {
 
 #[test]
 fn samples_of_other_systems_are_not_mistaken_for_ours() {
-    // Slack, Azure, M365, Teleport, Anthropic and OpenAI have no mapping yet:
-    // each record must be refused as unrecognised, never guessed.
+    // Microsoft 365 management activity records and Bedrock model invocation
+    // logs have no mapping yet: each must be refused as unrecognised, never guessed.
     let root = corpora().join("panther/extracted");
     let normalizer = builtin_normalizer().expect("built-ins load");
-    for file in [
-        "slack_auditlogs.ndjson",
-        "azure_monitor_activity.ndjson",
-        "m365_audit_aad.ndjson",
-        "teleport_audit.ndjson",
-        "anthropic_activity.ndjson",
-        "openai_audit.ndjson",
-    ] {
+    for file in ["m365_audit_aad.ndjson", "aws_bedrock_model_invocation.ndjson"] {
         let input = fs::read(root.join(file)).expect("sample file");
         normalizer.normalize(&input, &SourceChoice::Auto, &mut |result| match result {
             Ok(event) => panic!("{file}: {} taken for {}", event.event_id, event.source),
@@ -74,6 +72,20 @@ fn samples_of_other_systems_are_not_mistaken_for_ours() {
             ),
         });
     }
+}
+
+#[test]
+fn entra_samples_are_sign_ins_or_directory_audits() {
+    let input = fs::read(corpora().join("panther/extracted/azure_audit.ndjson")).expect("sample file");
+    let normalizer = builtin_normalizer().expect("built-ins load");
+    let (mut signins, mut audits) = (0, 0);
+    normalizer.normalize(&input, &SourceChoice::Auto, &mut |result| match result {
+        Ok(event) if event.source == "entra.signin" => signins += 1,
+        Ok(event) if event.source == "entra.audit" => audits += 1,
+        Ok(event) => panic!("{} taken for {}", event.event_id, event.source),
+        Err(rejection) => panic!("{}: {}", rejection.position, rejection.reason),
+    });
+    assert_eq!((signins, audits), (26, 21));
 }
 
 #[test]

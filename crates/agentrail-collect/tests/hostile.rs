@@ -142,6 +142,8 @@ fn every_planted_secret_kind_is_absent_from_the_output() {
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         "hunter2-correct-horse",
         "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+        "hvs.CAESIJabcdefghijklmnopqrstuvwxyz0123",
+        "abcdEFGH012345.atlasv1.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ",
     ];
     let record = json!({
         "id": "gw-9", "ts": "2026-11-20T10:00:00Z", "agent_id": "a1", "tool": "deploy",
@@ -151,6 +153,8 @@ fn every_planted_secret_kind_is_absent_from_the_output() {
         "env": {"SSH_KEY": secrets[4], "aws_secret_access_key": secrets[5], "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"},
         "password": secrets[6],
         "args": ["--key", secrets[7]],
+        "vault": {"client_token": secrets[8]},
+        "notes": format!("tfc token {} leaked", secrets[9]),
         "token": {"jti": "tok-123", "type": "oauth"}
     });
     let (events, rejections) = run(record.to_string().as_bytes());

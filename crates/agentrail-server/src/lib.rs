@@ -37,6 +37,7 @@ pub mod retention;
 pub mod rule_book;
 mod rules_api;
 pub mod scheduler;
+pub mod syslog;
 pub mod tls;
 mod verify_api;
 pub mod webhook;
@@ -57,6 +58,7 @@ pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
 pub use metrics::Metrics;
 pub use retention::RetentionConfig;
 pub use scheduler::{ReportsConfig, Scheduler, SchedulerError};
+pub use syslog::SyslogConfig;
 pub use tls::TlsConfig;
 pub use webhook::WebhookConfig;
 pub use writer::{WriteError, WriterOptions};
@@ -86,6 +88,8 @@ pub enum ServerError {
     Reports(#[from] SchedulerError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Syslog(#[from] syslog::SyslogError),
 }
 
 /// What `serve` runs.
@@ -114,6 +118,16 @@ pub struct ServeOptions {
     /// Record each read-API and admin request, and each refusal, as an
     /// event of source `agentrail` ([`audit`]).
     pub audit: bool,
+    /// Syslog listeners, when configured ([`syslog`]).
+    pub syslog: Option<SyslogConfig>,
+}
+
+/// Where the server listens, once bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    pub http: SocketAddr,
+    pub syslog_tcp: Option<SocketAddr>,
+    pub syslog_udp: Option<SocketAddr>,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting (HTTP) and
@@ -124,7 +138,7 @@ pub async fn serve(
     normalizer: Arc<Normalizer>,
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    on_listening: impl FnOnce(SocketAddr),
+    on_listening: impl FnOnce(Listening),
 ) -> Result<(), ServerError> {
     let ServeOptions {
         http: config,
@@ -139,6 +153,7 @@ pub async fn serve(
         retention,
         retention_interval,
         audit: audited,
+        syslog,
     } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
@@ -219,12 +234,21 @@ pub async fn serve(
         let first = std::time::Duration::from_secs(60).min(retention_interval);
         tokio::spawn(retention::run(writer.clone(), retention, first, retention_interval, stopping.clone()));
     }
+    let syslog = match syslog {
+        Some(config) => Some(
+            syslog::SyslogListeners::bind(&config, Arc::clone(&normalizer), writer.clone(), Arc::clone(&metrics))
+                .await?,
+        ),
+        None => None,
+    };
+    let (syslog_tcp, syslog_udp) = syslog.as_ref().map_or((None, None), syslog::SyslogListeners::addresses);
+    let syslog_task = syslog.map(|listeners| tokio::spawn(listeners.run(stopping.clone())));
     let auditor = audit::Auditor::new(writer.clone(), Arc::new(config.clone()), Arc::clone(&metrics));
     let mut app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
     if audited {
         app = app.layer(axum::middleware::from_fn_with_state(auditor.clone(), audit::audit));
     }
-    on_listening(bound);
+    on_listening(Listening { http: bound, syslog_tcp, syslog_udp });
     let mut http_stopping = stopping;
     let served = match tls {
         None => {
@@ -257,6 +281,11 @@ pub async fn serve(
         Some(consuming) => consuming.await.unwrap_or(true),
         None => false,
     };
+    if let Some(task) = syslog_task
+        && let Err(error) = task.await
+    {
+        tracing::error!(%error, "the syslog listeners failed");
+    }
     if let Some((scheduler, _)) = scheduler {
         let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
     }

@@ -71,6 +71,9 @@ pub struct MetricsInner {
     pub fsync_seconds: Summary,
     pub kafka_messages: Counter,
     pub kafka_errors: Counter,
+    /// Syslog messages stored (events or quarantine), and connections refused or cut.
+    pub syslog_messages: Counter,
+    pub syslog_errors: Counter,
     /// Messages in the assigned partitions not yet read (librdkafka's statistics).
     pub kafka_lag: Gauge,
     /// Query API requests answered (query, search, replay), and those refused or failed.
@@ -111,6 +114,16 @@ impl MetricsInner {
             ("agentrail_segments_sealed_total", "Parquet segments sealed.", &self.segments_sealed),
             ("agentrail_kafka_messages_total", "Kafka messages stored (events or quarantine).", &self.kafka_messages),
             ("agentrail_kafka_errors_total", "Errors reported by the Kafka client.", &self.kafka_errors),
+            (
+                "agentrail_syslog_messages_total",
+                "Syslog messages stored (events or quarantine).",
+                &self.syslog_messages,
+            ),
+            (
+                "agentrail_syslog_errors_total",
+                "Syslog connections refused or cut, and datagrams lost.",
+                &self.syslog_errors,
+            ),
             ("agentrail_api_requests_total", "Query, search and replay requests.", &self.api_requests),
             ("agentrail_api_errors_total", "Query, search and replay requests refused or failed.", &self.api_errors),
             ("agentrail_report_runs_total", "Scheduled anomaly rule runs.", &self.report_runs),

@@ -68,7 +68,10 @@ pub enum Command {
     /// link brought it in. Exit status: 0 events found, 1 none, 2 error.
     Replay(ReplayArgs),
     /// List the source mappings: name, origin, detection rule, columns filled.
-    Sources(MappingArgs),
+    ///
+    /// `agentrail sources check FILE` tells, for each record of FILE, which
+    /// mapping it takes and why, and where each column comes from.
+    Sources(SourcesArgs),
     /// Run the anomaly rules (built in, and `--rules DIR`) and print what
     /// deserves a look: findings grouped per rule, most severe first.
     ///
@@ -437,6 +440,47 @@ pub struct IngestArgs {
 
     #[command(flatten)]
     pub integrity: IntegrityArgs,
+
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+
+    /// Input files; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SourcesArgs {
+    #[command(subcommand)]
+    pub command: Option<SourcesCommand>,
+
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// For each record of the input: every mapping's detection conditions
+    /// (held or not), the mapping taken and why (flagging others that also
+    /// matched), and for each column the value, the alternative that gave it
+    /// and those tried before. Exit status: 0 every record normalized, 1 some
+    /// did not, 2 error.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// `auto` to detect each record's source, or a source name.
+    #[arg(long, default_value = "auto", value_name = "auto|NAME")]
+    pub source: String,
+
+    /// `text` for people, `json` (one object per record) for tools.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SummaryFormat,
+
+    /// Show every mapping's detection, not only those that matched.
+    #[arg(long)]
+    pub all: bool,
 
     #[command(flatten)]
     pub mapping: MappingArgs,

@@ -83,6 +83,38 @@ impl Detector {
             })
     }
 
+    /// Each condition, and whether `record` meets it: why a mapping was or
+    /// was not picked (`agentrail sources check`).
+    pub fn explain(&self, record: &Json<'_>) -> Vec<ConditionCheck> {
+        let present = |path: &FieldPath| path.lookup(record).is_some();
+        let mut checks: Vec<ConditionCheck> = self
+            .all
+            .iter()
+            .map(|path| ConditionCheck {
+                condition: format!("{} present", path.dotted()),
+                held: present(path),
+                found: None,
+            })
+            .collect();
+        if !self.any.is_empty() {
+            let found = self.any.iter().find(|path| present(path)).map(|path| path.dotted().to_owned());
+            checks.push(ConditionCheck {
+                condition: format!("any of [{}] present", join_paths(self.any.iter())),
+                held: found.is_some(),
+                found,
+            });
+        }
+        for (path, glob) in &self.equals {
+            let text = path.lookup(record).and_then(|v| Val::Json(v).as_text()).map(|t| t.into_owned());
+            checks.push(ConditionCheck {
+                condition: format!("{} matches \"{glob}\"", path.dotted()),
+                held: text.as_deref().is_some_and(|text| glob.matches(text)),
+                found: text,
+            });
+        }
+        checks
+    }
+
     /// The conditions in words, for `agentrail sources` and rejection reasons.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -93,10 +125,19 @@ impl Detector {
             parts.push(format!("any of [{}]", join_paths(self.any.iter())));
         }
         for (path, glob) in &self.equals {
-            parts.push(format!("{path} matches {glob:?}"));
+            parts.push(format!("{path} matches \"{glob}\""));
         }
         if parts.is_empty() { "only when named with --source".to_owned() } else { parts.join(", ") }
     }
+}
+
+/// One `[detect]` condition checked against a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionCheck {
+    pub condition: String,
+    pub held: bool,
+    /// What the record has there: the path found for `any`, the text for `equals`.
+    pub found: Option<String>,
 }
 
 fn join_paths<'a>(paths: impl Iterator<Item = &'a FieldPath>) -> String {
@@ -124,6 +165,17 @@ pub struct Mapped<'m> {
     pub copied: Vec<&'m FieldPath>,
     /// Whether the mapping gave an event id (else the id is a content hash).
     pub has_own_id: bool,
+}
+
+/// How one column was filled, for `agentrail sources check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnTrace {
+    pub column: Column,
+    /// The alternatives that gave the value, in words (several for a
+    /// `concat` list); empty when none did.
+    pub from: Vec<String>,
+    /// The alternatives tried that gave nothing usable, in order.
+    pub tried: Vec<String>,
 }
 
 /// Why a mapping could not make an event of a record.
@@ -166,16 +218,36 @@ impl Mapping {
     /// Fills an event from a record. The event's `raw` is left empty and its
     /// `event_id` is the source-qualified own id, or empty when there is none.
     pub fn apply<'m>(&'m self, record: &Json<'_>) -> Result<Mapped<'m>, MapError> {
+        self.apply_traced(record, None)
+    }
+
+    /// [`Mapping::apply`], saying in `trace` (when given) where each column's
+    /// value came from and what was tried before.
+    pub fn apply_traced<'m>(
+        &'m self,
+        record: &Json<'_>,
+        mut trace: Option<&mut Vec<ColumnTrace>>,
+    ) -> Result<Mapped<'m>, MapError> {
+        let tracing = trace.is_some();
         let mut event =
             Event::new(String::new(), Timestamp::from_micros(0), self.name.clone(), String::new(), String::new());
         let mut copied = Vec::new();
         let mut has_time = false;
         let mut time_seen: Option<String> = None;
         for rule in &self.rules {
+            let (mut from, mut tried) = (Vec::new(), Vec::new());
+            let mut note = |alternative: &Alternative, gave: bool| {
+                if tracing {
+                    (if gave { &mut from } else { &mut tried }).push(alternative.describe());
+                }
+            };
             match rule.combine {
                 Combine::First => {
                     for alternative in &rule.alternatives {
-                        let Some(value) = alternative.evaluate(record, &event) else { continue };
+                        let Some(value) = alternative.evaluate(record, &event) else {
+                            note(alternative, false);
+                            continue;
+                        };
                         let written = match rule.column.kind() {
                             ColumnKind::Text | ColumnKind::Vocabulary => value
                                 .as_text()
@@ -203,6 +275,7 @@ impl Mapping {
                                 }
                             },
                         };
+                        note(alternative, written);
                         if written {
                             copied.extend(alternative.copied_path());
                             break;
@@ -212,7 +285,9 @@ impl Mapping {
                 Combine::Concat => {
                     let mut list = Vec::new();
                     for alternative in &rule.alternatives {
-                        if let Some(items) = alternative.evaluate(record, &event).and_then(Val::into_list) {
+                        let items = alternative.evaluate(record, &event).and_then(Val::into_list);
+                        note(alternative, items.is_some());
+                        if let Some(items) = items {
                             list.extend(items);
                             copied.extend(alternative.copied_path());
                         }
@@ -221,6 +296,9 @@ impl Mapping {
                         rule.column.write_list(&mut event, list);
                     }
                 }
+            }
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.push(ColumnTrace { column: rule.column, from, tried });
             }
         }
         if !has_time {

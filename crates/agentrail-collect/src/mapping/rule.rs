@@ -189,6 +189,51 @@ impl Alternative {
         }
     }
 
+    /// The alternative in words, for `agentrail sources check`: its getter,
+    /// then its conditions and transforms (`path actor.alternateId | regex '^agent-(.+)$'`).
+    pub fn describe(&self) -> String {
+        let mut text = match &self.getter {
+            Getter::Path(path) => format!("path {}", path.dotted()),
+            Getter::Template(parts) => {
+                let rendered: String = parts
+                    .iter()
+                    .map(|part| match part {
+                        TemplatePart::Literal(literal) => literal.clone(),
+                        TemplatePart::Path(path) => format!("{{{}}}", path.dotted()),
+                    })
+                    .collect();
+                format!("template {rendered:?}")
+            }
+            Getter::Const(constant) => format!("const {constant:?}"),
+            Getter::Column(column) => format!("column {}", column.name()),
+        };
+        if !self.require.is_empty() {
+            let paths: Vec<&str> = self.require.iter().map(FieldPath::dotted).collect();
+            text.push_str(&format!(" | require [{}]", paths.join(", ")));
+        }
+        let t = &self.transforms;
+        let named = [
+            (t.act_chain, "act_chain".to_owned()),
+            (!t.each.is_empty(), "each".to_owned()),
+            (t.traceparent, "traceparent".to_owned()),
+            (t.regex.is_some(), format!("regex '{}'", t.regex.as_ref().map(|(r, _)| r.as_str()).unwrap_or_default())),
+            (t.split.is_some(), "split".to_owned()),
+            (t.lowercase, "lowercase".to_owned()),
+            (!t.exclude.is_empty(), "exclude".to_owned()),
+            (!t.matches.is_empty(), "match".to_owned()),
+            (t.value.is_some(), format!("value {:?}", t.value.as_deref().unwrap_or_default())),
+            (t.prefix.is_some(), "prefix".to_owned()),
+            (t.hash, "hash".to_owned()),
+        ];
+        for (used, name) in named {
+            if used {
+                text.push_str(" | ");
+                text.push_str(&name);
+            }
+        }
+        text
+    }
+
     pub fn evaluate<'v>(&self, record: &'v Json<'v>, event: &Event) -> Option<Val<'v>> {
         if !self.require.iter().all(|path| path.lookup(record).is_some()) {
             return None;

@@ -9,8 +9,8 @@ use agentrail_collect::Limits;
 use agentrail_query::QueryLimits;
 use agentrail_report::{RuleError, RuleFailure, Rules};
 use agentrail_server::{
-    HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, RetentionConfig, ServeOptions, TlsConfig,
-    WriterOptions,
+    HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, RetentionConfig, ServeOptions, SyslogConfig,
+    TlsConfig, WriterOptions,
 };
 use agentrail_store::verify::VerifyOptions;
 use agentrail_store::{IntegrityOptions, StoreOptions};
@@ -54,6 +54,8 @@ struct ConfigFile {
     audit: AuditFile,
     /// Serve HTTPS with this certificate and key (off by default).
     tls: Option<TlsConfig>,
+    /// Syslog over TCP and UDP (off by default).
+    syslog: Option<SyslogConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +182,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         retention,
         retention_interval,
         audit: config.audit.enabled,
+        syslog: config.syslog,
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
@@ -188,9 +191,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // Listen for the signals before announcing the address: a signal that
         // arrives before its handler exists would kill the process unsealed.
         let shutdown = shutdown_signal()?;
-        agentrail_server::serve(options, normalizer, store, shutdown, |addr| {
+        agentrail_server::serve(options, normalizer, store, shutdown, |listening| {
             // The first line on stdout: scripts and tests read the bound address here.
-            println!("agentrail: listening on {scheme}://{addr} (data in {data_shown})");
+            let mut line = format!("agentrail: listening on {scheme}://{} (data in {data_shown})", listening.http);
+            if let Some(tcp) = listening.syslog_tcp {
+                line.push_str(&format!("; syslog on tcp://{tcp}"));
+            }
+            if let Some(udp) = listening.syslog_udp {
+                line.push_str(&format!("; syslog on udp://{udp}"));
+            }
+            println!("{line}");
         })
         .await
         .map_err(anyhow::Error::from)
