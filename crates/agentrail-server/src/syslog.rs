@@ -433,7 +433,7 @@ mod tests {
     #[test]
     fn newline_and_octet_counted_frames_split_across_reads() {
         let mut framer = Framer::new(1024);
-        let first = "<13>1 - h a - - - one\n15 <13>1 - h a - -";
+        let first = "<13>1 - h a - - - one\n18 <13>1 - h a - -";
         assert_eq!(framer.push(first.as_bytes()), vec![b"<13>1 - h a - - - one".to_vec()]);
         // The counted frame's last bytes, then a CRLF line and half of another.
         let second = " - \r\n<13>Nov 24 06:30:01 host app: two\r\n<13>thr";
