@@ -311,11 +311,21 @@ const PAGE_KEYS: &[&str] = &[
 /// keys too, and stays a record.
 fn page_envelope(value: &Json<'_>) -> Option<&'static str> {
     let Json::Object(pairs) = value else { return None };
-    ["records", "data", "entries"].into_iter().find(|list| {
-        value.get(list).is_some_and(|items| {
-            items.as_array().is_some_and(|items| items.iter().all(|i| matches!(i, Json::Object(_))))
-        }) && pairs.iter().all(|(key, _)| key == list || PAGE_KEYS.contains(&key.as_ref()))
-    })
+    let mut list = None;
+    // One pass that ends at the first key a page does not have: on the hot
+    // path, a record's first key already says it is no page.
+    for (key, item) in pairs {
+        if let Some(name) = ["records", "data", "entries"].into_iter().find(|name| key == name) {
+            let objects = item.as_array().is_some_and(|items| items.iter().all(|i| matches!(i, Json::Object(_))));
+            if !objects || list.is_some_and(|found| found != name) {
+                return None;
+            }
+            list = Some(name);
+        } else if !PAGE_KEYS.contains(&key.as_ref()) {
+            return None;
+        }
+    }
+    list
 }
 
 fn trim_ascii(bytes: &[u8]) -> &[u8] {

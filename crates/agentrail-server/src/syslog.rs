@@ -160,9 +160,9 @@ struct Intake {
 }
 
 impl Intake {
-    /// Normalizes `messages` (off the async threads) and makes them durable;
-    /// returns once they are fsynced.
-    async fn store(&self, messages: Vec<Vec<u8>>, peer: SocketAddr, protocol: &'static str) {
+    /// Normalizes `messages`, each with the peer it came from (off the async
+    /// threads), and makes them durable; returns once they are fsynced.
+    async fn store(&self, messages: Vec<(SocketAddr, Vec<u8>)>, protocol: &'static str) {
         if messages.is_empty() {
             return;
         }
@@ -174,7 +174,7 @@ impl Intake {
             let now = Timestamp::now();
             let mut events: Vec<Event> = Vec::new();
             let mut rejects = Vec::new();
-            for (n, message) in messages.iter().enumerate() {
+            for (n, (peer, message)) in messages.iter().enumerate() {
                 let origin = format!("syslog+{protocol}:{peer}#{}", n + 1);
                 let quarantine = |source: Option<String>, reason: String, raw: &[u8]| Quarantined {
                     received_at: now,
@@ -217,7 +217,7 @@ impl Intake {
             Ok(_) => self.metrics.syslog_messages.add(count),
             Err(error) => {
                 self.metrics.syslog_errors.add(count);
-                tracing::error!(%error, %peer, "syslog: cannot store the messages");
+                tracing::error!(%error, protocol, "syslog: cannot store the messages");
             }
         }
     }
@@ -279,7 +279,7 @@ async fn read_connection(
             Ok(0) => break,
             Ok(n) => {
                 let messages = framer.push(&chunk[..n]);
-                intake.store(messages, peer, "tcp").await;
+                intake.store(messages.into_iter().map(|m| (peer, m)).collect(), "tcp").await;
             }
             Err(error) => {
                 intake.metrics.syslog_errors.add(1);
@@ -289,7 +289,7 @@ async fn read_connection(
         }
     }
     // A last message without its newline still counts.
-    intake.store(framer.finish(), peer, "tcp").await;
+    intake.store(framer.finish().into_iter().map(|m| (peer, m)).collect(), "tcp").await;
 }
 
 async fn serve_udp(socket: UdpSocket, intake: Intake, mut stopping: watch::Receiver<bool>) {
@@ -309,19 +309,15 @@ async fn serve_udp(socket: UdpSocket, intake: Intake, mut stopping: watch::Recei
                 continue;
             }
         };
-        let mut messages = vec![buffer[..n].to_vec()];
-        // Whatever else has arrived is written in the same group.
+        let mut messages = vec![(peer, buffer[..n].to_vec())];
+        // Whatever else has arrived, from any sender, is written in the same group.
         while messages.len() < 1024 {
             match socket.try_recv_from(&mut buffer) {
-                Ok((n, from)) if from == peer => messages.push(buffer[..n].to_vec()),
-                Ok((n, from)) => {
-                    intake.store(std::mem::take(&mut messages), peer, "udp").await;
-                    intake.store(vec![buffer[..n].to_vec()], from, "udp").await;
-                }
+                Ok((n, from)) => messages.push((from, buffer[..n].to_vec())),
                 Err(_) => break,
             }
         }
-        intake.store(messages, peer, "udp").await;
+        intake.store(messages, "udp").await;
     }
 }
 

@@ -159,20 +159,22 @@ impl Writer {
     /// Applies `policy` now (or only says what it would do): old files are
     /// read and rewritten on a thread of their own, so appends go on.
     pub async fn retention(&self, policy: RetentionPolicy, dry_run: bool) -> Result<RetentionOutcome, WriteError> {
-        let (reply, answer) = oneshot::channel();
-        match self.enqueue(Message::Retention { policy, dry_run, reply }) {
-            Ok(()) => {
-                answer.await.unwrap_or_else(|_| Err("the writer stopped".into())).map_err(WriteError::Unavailable)
-            }
-            Err(TrySendError::Full(_)) => Err(WriteError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => Err(WriteError::Unavailable("the writer has stopped".into())),
-        }
+        self.ask(|reply| Message::Retention { policy, dry_run, reply }).await
     }
 
     /// Rotates the checkpoint signing key between two seals; the new public key.
     pub async fn rotate_key(&self) -> Result<String, WriteError> {
+        self.ask(Message::RotateKey).await
+    }
+
+    /// Sends the writer a request made with a reply channel, and waits for
+    /// the answer (a full queue is refused at once).
+    async fn ask<T>(
+        &self,
+        message: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Message,
+    ) -> Result<T, WriteError> {
         let (reply, answer) = oneshot::channel();
-        match self.enqueue(Message::RotateKey(reply)) {
+        match self.enqueue(message(reply)) {
             Ok(()) => {
                 answer.await.unwrap_or_else(|_| Err("the writer stopped".into())).map_err(WriteError::Unavailable)
             }

@@ -23,10 +23,21 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), (std::path::PathBuf
     File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
 }
 
+/// Renames `from` to `to` (replacing it) and fsyncs `to`'s directory so the
+/// new name survives a crash.
+pub fn rename(from: &Path, to: &Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    fs::rename(from, to).map_err(|error| (to.to_owned(), error))?;
+    sync_dir_of(to)
+}
+
 /// Removes `path` and fsyncs its directory so the removal survives a crash.
 pub fn remove_file(path: &Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::remove_file(path).map_err(|error| (path.to_owned(), error))?;
+    sync_dir_of(path)
+}
+
+fn sync_dir_of(path: &Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     File::open(dir).and_then(|d| d.sync_all()).map_err(|error| (dir.to_owned(), error))
 }
 

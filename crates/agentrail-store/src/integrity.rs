@@ -13,6 +13,7 @@ use agentrail_event::Timestamp;
 
 use crate::chain::{Chain, Leaf};
 use crate::checkpoint::{Checkpoint, CheckpointKey, KeyError, public_key_path};
+use crate::durable;
 use crate::jsonl::{self, Appender, JsonlError};
 
 /// The checkpoints' file name in the integrity directory.
@@ -167,19 +168,9 @@ fn finish_rotation(key_file: &Path, latest: Option<&Checkpoint>) -> Result<(), I
         Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(error) => return Err(error.into()),
     };
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| IntegrityError::Key(KeyError::Io { path, source })
-    };
-    if latest.and_then(|c| c.next_key.as_deref()) == Some(next.public_hex().as_str()) {
-        std::fs::rename(&next_path, key_file).map_err(io(key_file))?;
-    } else {
-        std::fs::remove_file(&next_path).map_err(io(&next_path))?;
-    }
-    if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-    }
-    Ok(())
+    let handed_over = latest.and_then(|c| c.next_key.as_deref()) == Some(next.public_hex().as_str());
+    let done = if handed_over { durable::rename(&next_path, key_file) } else { durable::remove_file(&next_path) };
+    done.map_err(|(path, source)| IntegrityError::Key(KeyError::Io { path, source }))
 }
 
 #[cfg(test)]

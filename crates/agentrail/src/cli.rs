@@ -389,7 +389,7 @@ pub enum QueryFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention], [audit], [tls]).
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention], [audit], [tls], [syslog]).
     #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
