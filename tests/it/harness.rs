@@ -3,28 +3,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The `agentrail` binary of this workspace, built once per test run with
-/// the same profile as the tests.
+/// The `agentrail` binary cargo built for this test run.
 pub fn agentrail_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "agentrail", "--bin", "agentrail"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building agentrail failed");
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
-        target.join("debug").join("agentrail")
-    })
+    Path::new(env!("CARGO_BIN_EXE_agentrail"))
 }
 
 /// Runs `agentrail ARGS` with `stdin` as standard input.
