@@ -18,6 +18,7 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(agentrail_bin())
         .args(args)
         .current_dir(workspace_root())
+        .env("AGENTRAIL_PG_LISTEN", "127.0.0.1:0")
         .env_remove("AGENTRAIL_MAPPINGS")
         .env_remove("AGENTRAIL_REDACTION")
         .stdin(Stdio::piped())
@@ -72,6 +73,8 @@ impl Drop for TempDir {
 pub struct Server {
     pub child: std::process::Child,
     pub addr: std::net::SocketAddr,
+    /// Where it serves PostgreSQL clients, when it does.
+    pub pg: Option<std::net::SocketAddr>,
 }
 
 impl Server {
@@ -86,6 +89,11 @@ impl Server {
     /// and prints its first line, and waits for the address in that line.
     pub fn spawn(mut command: Command) -> Server {
         use std::io::BufRead;
+        // Servers run side by side: each takes a free PostgreSQL port
+        // unless the test chose one.
+        if command.get_envs().all(|(key, _)| key != "AGENTRAIL_PG_LISTEN") {
+            command.env("AGENTRAIL_PG_LISTEN", "127.0.0.1:0");
+        }
         let mut child = command
             .current_dir(workspace_root())
             .env_remove("AGENTRAIL_CONFIG")
@@ -108,7 +116,12 @@ impl Server {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Server { child, addr }
+        let pg = line
+            .split("; postgresql on ")
+            .nth(1)
+            .and_then(|rest| rest.split([';', ' ', '\n']).next())
+            .and_then(|a| a.parse().ok());
+        Server { child, addr, pg }
     }
 
     /// SIGTERM, then waits for the exit status.

@@ -7,6 +7,7 @@ mod harness;
 mod ingest;
 mod kafka;
 mod normalize;
+mod postgres;
 mod query;
 mod replay;
 mod report;

@@ -22,7 +22,7 @@ use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::{Expr, col};
+use datafusion::logical_expr::{Expr, LogicalPlan, col};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 
@@ -30,6 +30,9 @@ use crate::format::{OutputFormat, render};
 use crate::lookup::{PartCache, search_udf};
 use crate::table::SegmentTable;
 use crate::yielding::YieldingJoins;
+
+/// The catalog the tables are in: the database PostgreSQL clients name.
+pub const CATALOG: &str = "agentrail";
 
 /// What one query may use.
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +155,8 @@ impl QueryEngine {
             .build_arc()
             .map_err(|e| QueryError::Sql(e.to_string()))?;
         let config = SessionConfig::new()
+            // `current_database()` and the catalog PostgreSQL clients list.
+            .with_default_catalog_and_schema(CATALOG, "public")
             .with_information_schema(true)
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true);
@@ -236,6 +241,21 @@ impl QueryEngine {
             collect(frame, limits).await
         })
         .await
+    }
+
+    /// Runs a statement planned elsewhere on this engine's context (the
+    /// PostgreSQL wire protocol plans at Parse and binds at Execute), after
+    /// the same read-only check and within the same limits as SQL text.
+    pub async fn query_plan(&self, plan: LogicalPlan) -> Result<Answer, QueryError> {
+        read_only_options().verify_plan(&plan).map_err(|e| QueryError::from_datafusion(e, self.limits))?;
+        self.limited(move |context, limits| async move { collect(DataFrame::new(context.state(), plan), limits).await })
+            .await
+    }
+
+    /// The context queries run in: its tables, functions and catalog, for a
+    /// protocol front end that plans statements itself.
+    pub fn context(&self) -> &SessionContext {
+        &self.context
     }
 
     /// Plans `sql` with `params` as [`QueryEngine::query_with_params`]
@@ -335,14 +355,19 @@ async fn read_only_frame(
     params: Vec<(String, String)>,
     limits: QueryLimits,
 ) -> Result<DataFrame, QueryError> {
-    let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-    let mut frame = context.sql_with_options(sql, options).await.map_err(|e| QueryError::from_datafusion(e, limits))?;
+    let mut frame =
+        context.sql_with_options(sql, read_only_options()).await.map_err(|e| QueryError::from_datafusion(e, limits))?;
     if !params.is_empty() {
         let values: Vec<(String, ScalarValue)> =
             params.into_iter().map(|(name, value)| (name, ScalarValue::Utf8(Some(value)))).collect();
         frame = frame.with_param_values(values).map_err(|e| QueryError::from_datafusion(e, limits))?;
     }
     Ok(frame)
+}
+
+/// SQL that reads: no DDL, no DML, no statements that change settings.
+fn read_only_options() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
 /// Streams a plan's answer, stopping at the row limit.

@@ -93,6 +93,73 @@ impl Auditor {
     }
 }
 
+/// One login or statement over the PostgreSQL wire protocol ([`crate::pg`]).
+pub(crate) struct WireRequest<'a> {
+    /// `pg.login` or `pg.query`.
+    pub action: &'static str,
+    pub token: Option<&'a str>,
+    /// The user and application names the client gave.
+    pub user: Option<&'a str>,
+    pub application: Option<&'a str>,
+    pub peer: std::net::SocketAddr,
+    pub sql: Option<&'a str>,
+    pub rows: Option<usize>,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+}
+
+impl Auditor {
+    /// Records a login refused, or a statement run or refused, over the
+    /// PostgreSQL wire protocol: the same kind of event as the read API's.
+    pub(crate) fn record_wire(&self, request: WireRequest<'_>) {
+        let mut attributes = BTreeMap::new();
+        if let Some(sql) = request.sql {
+            attributes.insert("sql".to_owned(), kept(sql.as_bytes()));
+        }
+        if let Some(user) = request.user {
+            attributes.insert("pg.user".to_owned(), kept(user.as_bytes()));
+        }
+        if let Some(rows) = request.rows {
+            attributes.insert("pg.rows".to_owned(), rows.to_string());
+        }
+        let raw = serde_json::json!({
+            "protocol": "postgresql",
+            "action": request.action,
+            "user": request.user,
+            "application_name": request.application,
+            "peer": request.peer.to_string(),
+            "token": request.token,
+            "sql": request.sql.map(|sql| kept(sql.as_bytes())),
+            "reason": request.reason,
+        })
+        .to_string();
+        let mut event =
+            Event::new(self.next_id(), Timestamp::now(), "agentrail".to_owned(), request.action.to_owned(), raw);
+        event.action_class = ActionClass::Read;
+        event.resource = Some(format!("postgresql:{}", agentrail_query::engine::CATALOG));
+        event.outcome = request.outcome;
+        event.actor_type = ActorType::Unknown;
+        event.actor_id = request.token.map(|name| format!("token:{name}"));
+        event.src_ip = Some(request.peer.ip().to_string());
+        event.user_agent = request.application.map(str::to_owned);
+        event.message = Some(match request.action {
+            "pg.login" => "PostgreSQL login refused".to_owned(),
+            _ => format!("PostgreSQL statement {}", outcome_word(request.outcome)),
+        });
+        event.reason = request.reason;
+        event.attributes = attributes;
+        self.record(event);
+    }
+}
+
+fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "answered",
+        Outcome::Denied => "refused",
+        _ => "failed",
+    }
+}
+
 /// The action of a request: `api.<route>` (`api.query`, `api.replay`,
 /// `api.admin.retention`, `api.admin.rules.put`, …), or `http.<path>` for
 /// another endpoint.

@@ -97,6 +97,11 @@ impl TryFrom<TokenEntry> for IngestToken {
 }
 
 impl IngestToken {
+    /// Whether one of its roles grants `role`.
+    pub(crate) fn may(&self, role: Role) -> bool {
+        self.roles.iter().any(|held| held.grants(role))
+    }
+
     /// A token from its clear text (tests, programs embedding the server).
     pub fn new(name: &str, token: &str, sources: Vec<String>, roles: Vec<Role>) -> IngestToken {
         IngestToken { name: name.to_owned(), digest: token_digest(token), sources, roles }
@@ -245,7 +250,7 @@ pub(crate) fn authorize<'c>(
     };
     let token =
         find_token(config, &presented).ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "unknown bearer token"))?;
-    if !token.roles.iter().any(|held| held.grants(role)) {
+    if !token.may(role) {
         return Err(problem(
             StatusCode::FORBIDDEN,
             format!("token {:?} does not have the {} role this endpoint needs", token.name, role.as_str()),
@@ -256,7 +261,7 @@ pub(crate) fn authorize<'c>(
 
 /// The configured token `presented` is. Every token is compared, so the
 /// time taken does not say which matched.
-fn find_token<'c>(config: &'c HttpConfig, presented: &str) -> Option<&'c IngestToken> {
+pub(crate) fn find_token<'c>(config: &'c HttpConfig, presented: &str) -> Option<&'c IngestToken> {
     let presented = token_digest(presented);
     let mut found = None;
     for token in &config.tokens {

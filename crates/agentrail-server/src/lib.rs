@@ -32,6 +32,7 @@ mod compat;
 pub mod http;
 pub mod kafka;
 pub mod metrics;
+pub mod pg;
 mod report_api;
 pub mod retention;
 pub mod rule_book;
@@ -56,6 +57,7 @@ use agentrail_store::{RetentionPolicy, Store};
 pub use http::{HttpConfig, HttpLimits, IngestToken, Role};
 pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
 pub use metrics::Metrics;
+pub use pg::PgConfig;
 pub use retention::RetentionConfig;
 pub use scheduler::{ReportsConfig, Scheduler, SchedulerError};
 pub use syslog::SyslogConfig;
@@ -90,6 +92,8 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Syslog(#[from] syslog::SyslogError),
+    #[error(transparent)]
+    Pg(#[from] pg::PgError),
 }
 
 /// What `serve` runs.
@@ -120,6 +124,8 @@ pub struct ServeOptions {
     pub audit: bool,
     /// Syslog listeners, when configured ([`syslog`]).
     pub syslog: Option<SyslogConfig>,
+    /// The PostgreSQL wire protocol, unless turned off ([`pg`]).
+    pub postgres: Option<PgConfig>,
 }
 
 /// Where the server listens, once bound.
@@ -128,6 +134,7 @@ pub struct Listening {
     pub http: SocketAddr,
     pub syslog_tcp: Option<SocketAddr>,
     pub syslog_udp: Option<SocketAddr>,
+    pub postgres: Option<SocketAddr>,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting (HTTP) and
@@ -154,6 +161,7 @@ pub async fn serve(
         retention_interval,
         audit: audited,
         syslog,
+        postgres,
     } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
@@ -244,11 +252,26 @@ pub async fn serve(
     let (syslog_tcp, syslog_udp) = syslog.as_ref().map_or((None, None), syslog::SyslogListeners::addresses);
     let syslog_task = syslog.map(|listeners| tokio::spawn(listeners.run(stopping.clone())));
     let auditor = audit::Auditor::new(writer.clone(), Arc::new(config.clone()), Arc::clone(&metrics));
+    let postgres = match postgres {
+        Some(pg_config) => Some(
+            pg::PgServer::bind(
+                &pg_config,
+                Arc::clone(&api.engine),
+                Arc::new(config.clone()),
+                tls.clone(),
+                audited.then(|| auditor.clone()),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let pg_bound = postgres.as_ref().map(pg::PgServer::local_addr).transpose().map_err(ServerError::Serve)?;
+    let postgres_task = postgres.map(|server| tokio::spawn(server.run(stopping.clone())));
     let mut app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
     if audited {
         app = app.layer(axum::middleware::from_fn_with_state(auditor.clone(), audit::audit));
     }
-    on_listening(Listening { http: bound, syslog_tcp, syslog_udp });
+    on_listening(Listening { http: bound, syslog_tcp, syslog_udp, postgres: pg_bound });
     let mut http_stopping = stopping;
     let served = match tls {
         None => {
@@ -285,6 +308,11 @@ pub async fn serve(
         && let Err(error) = task.await
     {
         tracing::error!(%error, "the syslog listeners failed");
+    }
+    if let Some(task) = postgres_task
+        && let Err(error) = task.await
+    {
+        tracing::error!(%error, "the PostgreSQL listener failed");
     }
     if let Some((scheduler, _)) = scheduler {
         let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;

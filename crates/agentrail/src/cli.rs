@@ -389,7 +389,7 @@ pub enum QueryFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention], [audit], [tls], [syslog]).
+    /// A TOML configuration file (data_dir, listen, [limits], [[tokens]], [query], [kafka], [reports], [integrity], [retention], [audit], [tls], [syslog], [postgres]).
     #[arg(long, env = "AGENTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -400,6 +400,11 @@ pub struct ServeArgs {
     /// The HTTP address; overrides the configuration file.
     #[arg(long, env = "AGENTRAIL_LISTEN", value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+
+    /// The PostgreSQL wire protocol's address (default 127.0.0.1:5433),
+    /// or `off`; overrides `[postgres]` of the configuration file.
+    #[arg(long, env = "AGENTRAIL_PG_LISTEN", value_name = "ADDR|off")]
+    pub pg_listen: Option<PgListen>,
 
     #[command(flatten)]
     pub queries: QueriesDirArg,
@@ -416,6 +421,24 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub mapping: MappingArgs,
+}
+
+/// `--pg-listen`: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgListen {
+    Off,
+    At(std::net::SocketAddr),
+}
+
+impl std::str::FromStr for PgListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(PgListen::Off);
+        }
+        text.parse().map(PgListen::At).map_err(|_| format!("{text:?} is neither an address (HOST:PORT) nor `off`"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

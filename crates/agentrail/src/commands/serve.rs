@@ -9,15 +9,15 @@ use agentrail_collect::Limits;
 use agentrail_query::QueryLimits;
 use agentrail_report::{RuleError, RuleFailure, Rules};
 use agentrail_server::{
-    HttpConfig, HttpLimits, IngestToken, KafkaConfig, ReportsConfig, RetentionConfig, ServeOptions, SyslogConfig,
-    TlsConfig, WriterOptions,
+    HttpConfig, HttpLimits, IngestToken, KafkaConfig, PgConfig, ReportsConfig, RetentionConfig, ServeOptions,
+    SyslogConfig, TlsConfig, WriterOptions,
 };
 use agentrail_store::verify::VerifyOptions;
 use agentrail_store::{IntegrityOptions, StoreOptions};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::cli::{QueriesDirArg, ServeArgs};
+use crate::cli::{PgListen, QueriesDirArg, ServeArgs};
 use crate::setup;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
@@ -56,6 +56,38 @@ struct ConfigFile {
     tls: Option<TlsConfig>,
     /// Syslog over TCP and UDP (off by default).
     syslog: Option<SyslogConfig>,
+    /// The PostgreSQL wire protocol (on by default, on loopback).
+    #[serde(default)]
+    postgres: PostgresFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostgresFile {
+    #[serde(default = "enabled")]
+    enabled: bool,
+    listen: Option<SocketAddr>,
+    max_connections: Option<usize>,
+}
+
+impl Default for PostgresFile {
+    fn default() -> Self {
+        PostgresFile { enabled: true, listen: None, max_connections: None }
+    }
+}
+
+impl PostgresFile {
+    /// The listener `--pg-listen` and the file ask for, if any.
+    fn config(&self, flag: Option<PgListen>) -> Option<PgConfig> {
+        let defaults = PgConfig::default();
+        let listen = match flag {
+            Some(PgListen::Off) => return None,
+            Some(PgListen::At(addr)) => addr,
+            None if !self.enabled => return None,
+            None => self.listen.unwrap_or(defaults.listen),
+        };
+        Some(PgConfig { listen, max_connections: self.max_connections.unwrap_or(defaults.max_connections) })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +215,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         retention_interval,
         audit: config.audit.enabled,
         syslog: config.syslog,
+        postgres: config.postgres.config(args.pg_listen),
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
@@ -199,6 +232,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(udp) = listening.syslog_udp {
                 line.push_str(&format!("; syslog on udp://{udp}"));
+            }
+            if let Some(postgres) = listening.postgres {
+                line.push_str(&format!("; postgresql on {postgres}"));
             }
             println!("{line}");
         })
