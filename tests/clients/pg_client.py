@@ -27,7 +27,7 @@ with connect(password) as conn:
         (correlation_id,),
     ).fetchall()
     out["replay"] = [[r[0].isoformat(), r[1], r[2], r[3]] for r in rows]
-    (count,) = conn.execute("SELECT count(*) FROM events WHERE search(%s)", (term,)).fetchone()
+    (count,) = conn.execute("SELECT count(*) FROM events WHERE search(%s) AND source <> 'agentrail'", (term,)).fetchone()
     out["search_count"] = count
     cur = conn.execute("SELECT * FROM events WHERE correlation_id = %s LIMIT 1", (correlation_id,))
     names = [d.name for d in cur.description]

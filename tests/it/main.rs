@@ -3,6 +3,7 @@
 mod api;
 mod audit;
 mod compat;
+mod demo;
 mod harness;
 mod ingest;
 mod kafka;
@@ -18,3 +19,4 @@ mod serve;
 mod syslog;
 mod tls;
 mod verify;
+mod web;

@@ -62,7 +62,10 @@ fn psql_and_psycopg_list_tables_replay_and_search_as_the_api_answers_and_get_its
     );
     let replay = api_rows(&server, &replay_sql);
     assert!(replay.len() > 1, "the busiest incident has several events");
-    let searched = api_rows(&server, &format!("SELECT count(*) AS n FROM events WHERE search('{busiest}')"))[0]["n"]
+    let searched = api_rows(
+        &server,
+        &format!("SELECT count(*) AS n FROM events WHERE search('{busiest}') AND source <> 'agentrail'"),
+    )[0]["n"]
         .as_u64()
         .expect("count");
     assert!(searched > 0);
@@ -72,6 +75,15 @@ fn psql_and_psycopg_list_tables_replay_and_search_as_the_api_answers_and_get_its
     assert!(listed.status.success(), "\\dt: {}", stderr(&listed));
     for table in ["events", "quarantine"] {
         assert!(stdout(&listed).lines().any(|line| line.contains(&format!("|{table}|"))), "{}", stdout(&listed));
+    }
+    // What Grafana and Metabase (pgjdbc) ask before they query.
+    for client in ["grafana_tables.sql", "jdbc_get_tables.sql"] {
+        let file = crate::harness::workspace_root().join("tests/fixtures/pg-clients").join(client);
+        let listed = psql(pg, "grafana", Some(ANALYST), &["-f", &file.display().to_string()]);
+        assert!(listed.status.success(), "{client}: {}", stderr(&listed));
+        for table in ["events", "quarantine"] {
+            assert!(stdout(&listed).contains(table), "{client} lists {table}: {}", stdout(&listed));
+        }
     }
     let rows = psql(pg, "analyst", Some(ANALYST), &["-F", "\t", "-c", &replay_sql]);
     assert!(rows.status.success(), "replay: {}", stderr(&rows));
@@ -86,8 +98,12 @@ fn psql_and_psycopg_list_tables_replay_and_search_as_the_api_answers_and_get_its
         // psql prints `2026-… 10:00:00.123+00`, the API `2026-…T10:00:00.123Z`: the same second.
         assert_eq!(fields[0][..19].replace(' ', "T"), expected["time"].as_str().expect("time")[..19]);
     }
-    let search =
-        psql(pg, "analyst", Some(ANALYST), &["-c", &format!("SELECT count(*) FROM events WHERE search('{busiest}')")]);
+    let search = psql(
+        pg,
+        "analyst",
+        Some(ANALYST),
+        &["-c", &format!("SELECT count(*) FROM events WHERE search('{busiest}') AND source <> 'agentrail'")],
+    );
     assert_eq!(stdout(&search).trim(), searched.to_string(), "{}", stderr(&search));
 
     // Refusals name the problem.

@@ -106,7 +106,13 @@ fn elastic(mut response: Response) -> Response {
     response
 }
 
-async fn es_info() -> Response {
+/// `GET /`: the incident web page for a browser (it asks for HTML first);
+/// the cluster information for an Elasticsearch client, which checks it
+/// before it sends (and never asks for HTML).
+async fn es_info(headers: axum::http::HeaderMap) -> Response {
+    if crate::ui::wants_html(&headers) {
+        return crate::ui::page();
+    }
     elastic(
         Json(json!({
             "name": "agentrail",

@@ -40,6 +40,7 @@ mod rules_api;
 pub mod scheduler;
 pub mod syslog;
 pub mod tls;
+mod ui;
 mod verify_api;
 pub mod webhook;
 pub mod writer;
@@ -267,7 +268,7 @@ pub async fn serve(
     };
     let pg_bound = postgres.as_ref().map(pg::PgServer::local_addr).transpose().map_err(ServerError::Serve)?;
     let postgres_task = postgres.map(|server| tokio::spawn(server.run(stopping.clone())));
-    let mut app = http::router(normalizer, writer, config, metrics).merge(api::routes(api));
+    let mut app = http::router(normalizer, writer, config, metrics).merge(api::routes(api)).merge(ui::routes());
     if audited {
         app = app.layer(axum::middleware::from_fn_with_state(auditor.clone(), audit::audit));
     }

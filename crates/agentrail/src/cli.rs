@@ -17,6 +17,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Try agentrail on generated data, in one command.
+    ///
+    /// Starts a server (HTTP with the incident web page, PostgreSQL) on a
+    /// temporary data directory, generates three days of multi-system agent
+    /// activity with planted incidents, ingests it over HTTP, then prints
+    /// the web page's address, a replay of the most interesting incident and
+    /// the anomaly report. Serves until ctrl-c; the data is removed at exit
+    /// unless --data-dir names where to keep it.
+    Demo(DemoArgs),
     /// Normalize audit records into agent-aware events, printed as NDJSON.
     ///
     /// Reads NDJSON, a JSON array, pretty-printed JSON documents, CloudTrail
@@ -421,6 +430,30 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub mapping: MappingArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Records to generate, over the three days before today (UTC).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u32).range(100..=5_000_000))]
+    pub events: u32,
+
+    /// The generator's seed: the same seed, the same data.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+
+    /// The HTTP address (the web page and the API).
+    #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+
+    /// The PostgreSQL wire protocol's address, or `off`.
+    #[arg(long, default_value = "127.0.0.1:5433", value_name = "ADDR|off")]
+    pub pg_listen: PgListen,
+
+    /// Keep the data in this (new or empty) directory instead of a
+    /// temporary one removed at exit.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `--pg-listen`: an address, or `off`.

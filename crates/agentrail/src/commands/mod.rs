@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod demo;
 mod ingest;
 mod normalize;
 mod queries;
@@ -19,6 +20,7 @@ use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Normalize(args) => normalize::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Serve(args) => serve::run(args),

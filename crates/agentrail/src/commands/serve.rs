@@ -6,14 +6,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agentrail_collect::Limits;
+use agentrail_collect::Normalizer;
 use agentrail_query::QueryLimits;
 use agentrail_report::{RuleError, RuleFailure, Rules};
 use agentrail_server::{
-    HttpConfig, HttpLimits, IngestToken, KafkaConfig, PgConfig, ReportsConfig, RetentionConfig, ServeOptions,
-    SyslogConfig, TlsConfig, WriterOptions,
+    HttpConfig, HttpLimits, IngestToken, KafkaConfig, Listening, PgConfig, ReportsConfig, RetentionConfig,
+    ServeOptions, SyslogConfig, TlsConfig, WriterOptions,
 };
 use agentrail_store::verify::VerifyOptions;
-use agentrail_store::{IntegrityOptions, StoreOptions};
+use agentrail_store::{IntegrityOptions, Store, StoreOptions};
 use anyhow::Context;
 use serde::Deserialize;
 
@@ -152,7 +153,34 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<ConfigFile> {
     toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))
 }
 
+/// A server ready to start: what `serve` runs, read from its flags and
+/// configuration file (also used by `agentrail demo`).
+pub(crate) struct Prepared {
+    pub options: ServeOptions,
+    pub normalizer: Arc<Normalizer>,
+    pub store: Store,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    pub data_shown: String,
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(args)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        // Listen for the signals before announcing the address: a signal that
+        // arrives before its handler exists would kill the process unsealed.
+        let shutdown = shutdown_signal()?;
+        // The first line on stdout: scripts and tests read the bound address here.
+        serve(prepared, shutdown, |line, _| println!("{line}")).await
+    })?;
+    eprintln!("agentrail: stopped; pending events sealed");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the store and reads the configuration, without binding anything.
+pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     let config = load_config(args.config.as_deref())?;
     let data_dir = args.data_dir.or(config.data_dir).unwrap_or_else(|| PathBuf::from("data"));
     let listen = match args.listen.or(config.listen) {
@@ -217,38 +245,38 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         syslog: config.syslog,
         postgres: config.postgres.config(args.pg_listen),
     };
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    let data_shown = data_dir.display().to_string();
-    runtime.block_on(async move {
-        // Listen for the signals before announcing the address: a signal that
-        // arrives before its handler exists would kill the process unsealed.
-        let shutdown = shutdown_signal()?;
-        agentrail_server::serve(options, normalizer, store, shutdown, |listening| {
-            // The first line on stdout: scripts and tests read the bound address here.
-            let mut line = format!("agentrail: listening on {scheme}://{} (data in {data_shown})", listening.http);
-            if let Some(tcp) = listening.syslog_tcp {
-                line.push_str(&format!("; syslog on tcp://{tcp}"));
-            }
-            if let Some(udp) = listening.syslog_udp {
-                line.push_str(&format!("; syslog on udp://{udp}"));
-            }
-            if let Some(postgres) = listening.postgres {
-                line.push_str(&format!("; postgresql on {postgres}"));
-            }
-            println!("{line}");
-        })
-        .await
-        .map_err(anyhow::Error::from)
-    })?;
-    eprintln!("agentrail: stopped; pending events sealed");
-    Ok(ExitCode::SUCCESS)
+    Ok(Prepared { options, normalizer, store, scheme, data_shown: data_dir.display().to_string() })
+}
+
+/// Serves until `shutdown` resolves; `announce` is given the line that says
+/// where (`agentrail: listening on …`) and the addresses themselves.
+pub(crate) async fn serve(
+    prepared: Prepared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    announce: impl FnOnce(String, Listening),
+) -> anyhow::Result<()> {
+    let Prepared { options, normalizer, store, scheme, data_shown } = prepared;
+    agentrail_server::serve(options, normalizer, store, shutdown, |listening| {
+        let mut line = format!("agentrail: listening on {scheme}://{} (data in {data_shown})", listening.http);
+        if let Some(tcp) = listening.syslog_tcp {
+            line.push_str(&format!("; syslog on tcp://{tcp}"));
+        }
+        if let Some(udp) = listening.syslog_udp {
+            line.push_str(&format!("; syslog on udp://{udp}"));
+        }
+        if let Some(postgres) = listening.postgres {
+            line.push_str(&format!("; postgresql on {postgres}"));
+        }
+        announce(line, listening);
+    })
+    .await
+    .map_err(anyhow::Error::from)
 }
 
 /// A future that resolves on SIGINT (ctrl-c) or SIGTERM. The handlers are
 /// installed now, not when the future is first polled.
 #[cfg(unix)]
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
@@ -262,7 +290,7 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 }
 
 #[cfg(not(unix))]
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("agentrail: shutting down: no new requests; finishing those in flight");
