@@ -6,6 +6,9 @@
 #                       bench_machine, then generates the bench-data for EVENTS
 #                       and SEED once (cached under target/bench-data/<seed>-<events>/);
 #                       sets `dir` and `file`
+#   bench_store EVENTS SEED
+#                       bench_setup, then that data ingested once (timed) into
+#                       target/bench-data/store-<seed>-<events>/; sets `store`
 bench_machine() {
   echo "== machine"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
@@ -20,4 +23,14 @@ bench_setup() {
   file="$dir/mixed.ndjson"
   bench_machine
   [ -s "$file" ] || ./target/release/agentrail-benchgen --seed "$seed" --events "$events" --days 3 --mixed-only --out "$dir"
+}
+
+bench_store() {
+  local events=$1 seed=$2
+  bench_setup "$events" "$seed"
+  store="target/bench-data/store-${seed}-${events}"
+  if [ ! -s "$store/manifest.json" ]; then
+    echo "== ingest"
+    /usr/bin/time -f "ingest: %e s wall, %M KiB peak RSS" ./target/release/agentrail ingest --data-dir "$store" "$file"
+  fi
 }

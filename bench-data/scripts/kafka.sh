@@ -49,7 +49,7 @@ group_id = "bench"
 [[kafka.topics]]
 name = "audit"
 EOF
-./target/release/agentrail serve --config "$work/agentrail.toml" --data-dir "$work/data" --listen 127.0.0.1:0 \
+./target/release/agentrail serve --config "$work/agentrail.toml" --data-dir "$work/data" --listen 127.0.0.1:0 --pg-listen off \
   > "$work/server.out" 2> "$work/server.err" &
 server=$!
 for _ in $(seq 100); do grep -q listening "$work/server.out" 2>/dev/null && break; sleep 0.1; done

@@ -16,12 +16,7 @@ events=${1:-200000}
 seed=${2:-42}
 runs=${3:-21}
 
-bench_setup "$events" "$seed"
-store="target/bench-data/store-${seed}-${events}"
-if [ ! -s "$store/manifest.json" ]; then
-  echo "== ingest"
-  /usr/bin/time -f "ingest: %e s wall, %M KiB peak RSS" ./target/release/agentrail ingest --data-dir "$store" "$file"
-fi
+bench_store "$events" "$seed"
 echo "== storage"
 raw=$(stat -c %s "$file")
 segments=$(du -sb "$store/segments" | cut -f1)
@@ -31,7 +26,7 @@ raw, seg, idx = $raw, $segments, $index
 print(f'raw NDJSON {raw/2**20:.0f} MiB; Parquet {seg/2**20:.0f} MiB ({seg/raw:.1%}); index {idx/2**20:.0f} MiB ({idx/raw:.1%}); together {(seg+idx)/raw:.1%} of raw')"
 
 port=$((20000 + RANDOM % 20000))
-./target/release/agentrail serve --data-dir "$store" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+./target/release/agentrail serve --data-dir "$store" --listen "127.0.0.1:$port" --pg-listen off >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

@@ -22,7 +22,7 @@ split -l 1000 -d -a 5 "$dir/mixed.ndjson" "$work/batch-"
 batches=$(ls "$work"/batch-* | wc -l)
 bytes=$(stat -c %s "$dir/mixed.ndjson")
 
-./target/release/agentrail serve --data-dir "$work/data" --listen 127.0.0.1:0 > "$work/server.out" 2> "$work/server.err" &
+./target/release/agentrail serve --data-dir "$work/data" --listen 127.0.0.1:0 --pg-listen off > "$work/server.out" 2> "$work/server.err" &
 server=$!
 for _ in $(seq 100); do grep -q listening "$work/server.out" 2>/dev/null && break; sleep 0.1; done
 url="$(grep -o 'http://[^ ]*' "$work/server.out")/v1/events"

@@ -496,6 +496,19 @@ pub fn ingest_sample(server: &Server) -> u64 {
     }
 }
 
+/// Writes the built-in `destructive_without_approval` rule into `dir`, tuned
+/// to run every two seconds over ten years (a user tunes a rule by copying
+/// it), so a server with `[reports] rules_dir` there has findings at once.
+pub fn quick_destructive_rule(dir: &Path) {
+    let rule = "destructive_without_approval";
+    let builtin =
+        std::fs::read_to_string(workspace_root().join(format!("queries/anomalies/{rule}.sql"))).expect("built-in rule");
+    let tuned =
+        builtin.replace("-- schedule: 15m", "-- schedule: 2s").replace("-- lookback: 24h", "-- lookback: 3650d");
+    assert_ne!(tuned, builtin, "the rule's header changed: update this helper");
+    std::fs::write(dir.join(format!("{rule}.sql")), tuned).expect("rule written");
+}
+
 /// Writes two rules into `dir` that cannot run: `no_severity` (its file
 /// cannot be used) and `bad_column` (parses, but names a column `events`
 /// lacks), both every two seconds over a day.

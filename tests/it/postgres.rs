@@ -1,12 +1,16 @@
 //! The PostgreSQL wire protocol with real clients: Debian's `psql` and
 //! psycopg 3, against the same data the HTTP API answers from.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::harness::{Server, TempDir, ingest_sample, post_query, sample_store, server, stderr, wait_until};
+use crate::harness::{
+    ANALYST as BEARER, Server, TempDir, get, ingest_sample, post_query, quick_destructive_rule, sample_store, server,
+    stderr, wait_until,
+};
 
 const ANALYST: &str = "analyst-token-0123456789";
 const SHIPPER: &str = "shipper-token-0123456789";
@@ -46,7 +50,13 @@ fn api_rows(server: &Server, sql: &str) -> Vec<Value> {
 
 #[test]
 fn psql_and_psycopg_list_tables_replay_and_search_as_the_api_answers_and_get_its_refusals() {
-    let (_data, _dir, server) = server("pg-clients", "[audit]\nenabled = true\n");
+    let rules = TempDir::new("pg-rules");
+    quick_destructive_rule(rules.path());
+    let config = format!(
+        "[audit]\nenabled = true\n[reports]\nfirst_run_delay_seconds = 0\nrules_dir = {:?}\n",
+        rules.path().display().to_string()
+    );
+    let (_data, _dir, server) = server("pg-clients", &config);
     ingest_sample(&server);
     let pg = server.pg.expect("serve says where it serves PostgreSQL");
     let busiest = api_rows(
@@ -98,6 +108,15 @@ fn psql_and_psycopg_list_tables_replay_and_search_as_the_api_answers_and_get_its
         // psql prints `2026-… 10:00:00.123+00`, the API `2026-…T10:00:00.123Z`: the same second.
         assert_eq!(fields[0][..19].replace(' ', "T"), expected["time"].as_str().expect("time")[..19]);
     }
+    // Named queries are table functions: the replay timeline by name, its
+    // argument bound as a value (a quote in it cannot widen the query).
+    let named =
+        psql(pg, "analyst", Some(ANALYST), &["-c", &format!("SELECT count(*) FROM replay_timeline('{busiest}')")]);
+    assert_eq!(stdout(&named).trim(), replay.len().to_string(), "{}", stderr(&named));
+    let injected = psql(pg, "analyst", Some(ANALYST), &["-c", "SELECT count(*) FROM replay_timeline(''' OR 1=1 --')"]);
+    assert_eq!(stdout(&injected).trim(), "0", "{}", stderr(&injected));
+    let arity = psql(pg, "analyst", Some(ANALYST), &["-c", "SELECT * FROM replay_timeline()"]);
+    assert!(stderr(&arity).contains("replay_timeline needs the parameter(s) correlation_id"), "{}", stderr(&arity));
     let search = psql(
         pg,
         "analyst",
@@ -128,6 +147,34 @@ fn psql_and_psycopg_list_tables_replay_and_search_as_the_api_answers_and_get_its
             stderr(&refused)
         );
     }
+
+    // The report history is tables: the scheduler's findings, by SQL.
+    let reported = wait_until("the scheduler reports unapproved destructive actions", 60, || {
+        let report = get(&server, "/api/v1/reports", BEARER).json();
+        let keys: BTreeSet<String> = report["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["rule"] == "destructive_without_approval")
+            .filter_map(|f| f["key"].as_str().map(str::to_owned))
+            .collect();
+        if keys.is_empty() { Err(format!("{report}")) } else { Ok(keys) }
+    });
+    let tabled = psql(
+        pg,
+        "analyst",
+        Some(ANALYST),
+        &[
+            "-c",
+            "SELECT DISTINCT f.key FROM findings f JOIN report_runs r ON f.run_id = r.run_id WHERE r.rule = 'destructive_without_approval' AND r.error IS NULL",
+        ],
+    );
+    let keys: BTreeSet<String> = stdout(&tabled).lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    assert!(
+        keys.is_superset(&reported),
+        "findings {keys:?} miss some of the current report's {reported:?}: {}",
+        stderr(&tabled)
+    );
 
     // psycopg: bound parameters (the extended protocol), a whole row, refusals.
     let script = crate::harness::workspace_root().join("tests/clients/pg_client.py");

@@ -10,23 +10,17 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{
-    ANALYST, ReceivedRequest, SHIPPER, Server, TempDir, WebhookReceiver, get, http, ingest_sample, run, server, stderr,
-    workspace_root, write_broken_rules,
+    ANALYST, ReceivedRequest, SHIPPER, Server, TempDir, WebhookReceiver, get, http, ingest_sample,
+    quick_destructive_rule, run, server, stderr, workspace_root, write_broken_rules,
 };
 
 const RULE: &str = "destructive_without_approval";
 const REPLAY_URL: &str = "https://agentrail.example/api/v1/replay/";
 
 /// A rules directory: the built-in destructive rule made to run every two
-/// seconds over ten years (a user tunes a rule by copying it), a rule file
-/// that cannot be used and a rule that fails when it runs.
+/// seconds, a rule file that cannot be used and a rule that fails when it runs.
 fn rules_dir(rules: &TempDir) {
-    let builtin =
-        std::fs::read_to_string(workspace_root().join(format!("queries/anomalies/{RULE}.sql"))).expect("built-in rule");
-    let tuned =
-        builtin.replace("-- schedule: 15m", "-- schedule: 2s").replace("-- lookback: 24h", "-- lookback: 3650d");
-    assert_ne!(tuned, builtin, "the rule's header changed: update this test");
-    std::fs::write(rules.path().join(format!("{RULE}.sql")), tuned).expect("rule written");
+    quick_destructive_rule(rules.path());
     write_broken_rules(rules.path());
 }
 

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::harness::{ANALYST, get, ingest_sample, post_query, server, workspace_root};
+use crate::harness::{
+    ANALYST, TempDir, get, ingest_sample, post_query, quick_destructive_rule, server, wait_until, workspace_root,
+};
 
 /// Every delegate's name, depth first, as the page nests them.
 fn delegates(nodes: &Value, names: &mut Vec<String>) {
@@ -24,8 +26,16 @@ fn ids(values: impl Iterator<Item = Value>) -> Vec<String> {
 
 #[test]
 fn the_page_finds_an_incident_replays_it_by_system_and_expands_an_event_as_the_api_answers() {
-    let (_data, _dir, server) = server("web-page", "");
+    let rules = TempDir::new("web-rules");
+    quick_destructive_rule(rules.path());
+    let config =
+        format!("[reports]\nfirst_run_delay_seconds = 0\nrules_dir = {:?}\n", rules.path().display().to_string());
+    let (_data, _dir, server) = server("web-page", &config);
     ingest_sample(&server);
+    wait_until("the scheduler has findings for the page", 60, || {
+        let report = get(&server, "/api/v1/reports", ANALYST).json();
+        if report["findings"].as_array().is_some_and(|f| !f.is_empty()) { Ok(()) } else { Err(format!("{report}")) }
+    });
     let body = r#"{"sql": "SELECT correlation_id FROM events WHERE correlation_id IS NOT NULL AND action_class IN ('delete', 'admin') AND approval_id IS NULL GROUP BY correlation_id ORDER BY count(*) DESC, correlation_id LIMIT 1"}"#;
     let worst = post_query(&server, body, &[]).json()["rows"][0]["correlation_id"]
         .as_str()
@@ -61,6 +71,7 @@ fn the_page_finds_an_incident_replays_it_by_system_and_expands_an_event_as_the_a
     assert_eq!(seen["errors"], serde_json::json!([]), "the page logged errors");
     assert!(seen["results"].as_u64() >= Some(1), "the search lists the incident: {seen}");
     assert_eq!(seen["correlation_id"], worst.as_str());
+    assert!(seen["findings"].as_u64() >= Some(1), "the start page lists the scheduler's findings: {seen}");
 
     // One lane per system, every event in order, the highlights and the tree.
     let systems: BTreeSet<String> =

@@ -252,6 +252,12 @@ impl QueryEngine {
             .await
     }
 
+    /// The plan of one read-only statement, its `$name` placeholders unbound.
+    pub async fn plan_read_only(&self, sql: &str) -> Result<LogicalPlan, QueryError> {
+        let frame = read_only_frame(&self.context, sql, Vec::new(), self.limits).await?;
+        Ok(frame.into_unoptimized_plan())
+    }
+
     /// The context queries run in: its tables, functions and catalog, for a
     /// protocol front end that plans statements itself.
     pub fn context(&self) -> &SessionContext {

@@ -25,6 +25,7 @@ pub mod engine;
 pub mod format;
 pub mod lookup;
 pub mod named;
+pub mod named_functions;
 pub mod replay;
 pub mod search;
 pub mod table;

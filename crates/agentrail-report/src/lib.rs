@@ -25,6 +25,8 @@ pub mod markdown;
 pub mod notify;
 pub mod rule;
 pub mod run;
+pub mod tables;
 
 pub use rule::{Rule, RuleError, Rules, Severity};
 pub use run::{Finding, Report, RuleFailure, RuleRun, Window, activity, check_rule, html_page, run_one, run_rules};
+pub use tables::register_report_tables;

@@ -175,6 +175,14 @@ pub async fn serve(
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
     let metrics = Metrics::default();
     let engine = Arc::new(QueryEngine::open(store.dir(), query_limits)?);
+    // The report history is SQL too (`findings`, `report_runs`), and named
+    // queries are table functions (HTTP and PostgreSQL).
+    if let Err(error) = agentrail_report::register_report_tables(&engine, store.dir()) {
+        tracing::warn!(%error, "the report history tables are not available");
+    }
+    for left_out in named_queries.register_functions(&engine).await {
+        tracing::warn!(query = %left_out.name, reason = %left_out.reason, "named query not available as a table function");
+    }
     let data_dir = store.dir().to_owned();
     tokio::task::spawn_blocking({
         let engine = Arc::clone(&engine);

@@ -56,6 +56,8 @@ fn serve_demo(args: &DemoArgs, data_dir: &Path, temporary: bool) -> anyhow::Resu
     let mut prepared = serve::prepare(serve_args(args, data_dir)?)?;
     // Seal within a second, so what was posted shows at once.
     prepared.options.writer.seal_age = Duration::from_secs(1);
+    // The page's findings panel fills as soon as the data is in.
+    prepared.options.reports.first_run_delay_seconds = 0;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {

@@ -26,7 +26,16 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
             let named = setup::named_queries(&args.queries)?;
             runtime.block_on(named.run(&engine, name, &args.params))?
         }
-        (None, Some(sql)) => runtime.block_on(engine.query(sql))?,
+        (None, Some(sql)) => {
+            // As in `serve`: the named queries are table functions
+            // (`FROM replay_timeline('inc-1')`), the report history is tables.
+            agentrail_report::register_report_tables(&engine, &args.data_dir)?;
+            let named = setup::named_queries(&args.queries)?;
+            for left_out in runtime.block_on(named.register_functions(&engine)) {
+                eprintln!("agentrail query: named query {} is not a function here: {}", left_out.name, left_out.reason);
+            }
+            runtime.block_on(engine.query(sql))?
+        }
         (None, None) => anyhow::bail!("give SQL or --named NAME"),
     };
     let format = match args.format {
