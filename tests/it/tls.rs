@@ -76,6 +76,39 @@ fn with_tls_configured_every_answer_is_over_tls() {
     );
     assert!(post.starts_with("HTTP/1.1 200") && post.contains("\"accepted\":1"), "{post}");
 
+    // PostgreSQL clients get the same certificate, and TLS is required of them.
+    let pg = server.pg.expect("PostgreSQL is served");
+    let psql = |mode: &str| {
+        std::process::Command::new("psql")
+            .args([
+                "-h",
+                "localhost",
+                "-p",
+                &pg.port().to_string(),
+                "-U",
+                "x",
+                "-d",
+                "agentrail",
+                "-X",
+                "-A",
+                "-t",
+                "-w",
+            ])
+            .args(["-c", "SELECT 1"])
+            .env("PGSSLMODE", mode)
+            .env("PGSSLROOTCERT", &cert_file)
+            .env("PGPASSWORD", "shipper-token-0123456789")
+            .output()
+            .expect("psql runs")
+    };
+    let verified = psql("verify-full");
+    let refused = String::from_utf8_lossy(&verified.stderr).into_owned();
+    // Over TLS the login is reached: the ingest-only token is refused by its role, not by the handshake.
+    assert!(refused.contains("does not have the analyst role"), "{refused}");
+    let plain = psql("disable");
+    let refused = String::from_utf8_lossy(&plain.stderr).into_owned();
+    assert!(refused.contains("over TLS only"), "{refused}");
+
     // Plain HTTP to the same port gets no HTTP answer.
     let plain = crate::harness::http(server.addr, "GET", "/healthz", &[], b"");
     assert!(plain.map_or(true, |answer| answer.status != 200), "plain HTTP must not be answered");

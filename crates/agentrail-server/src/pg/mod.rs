@@ -3,7 +3,8 @@
 //! and audit.
 //!
 //! ```text
-//! TCP ─► startup: password = token with the analyst role (none needed on
+//! TCP ─► TLS when [tls] is configured (then required)
+//!     ─► startup: password = token with the analyst role (none needed on
 //!        loopback without tokens) ─► Query / Parse ─► statement:
 //!          reads            → planned on the engine's context, run within
 //!                             its limits, audited (`pg.query`)
@@ -101,9 +102,16 @@ impl PgServer {
         let reader = Arc::new(Reader::new(engine, auditor.clone()));
         let handlers = Arc::new(Handlers {
             session: Arc::new(Session::new(reader)),
-            startup: Arc::new(TokenStartup::new(http, auditor)),
+            startup: Arc::new(TokenStartup::new(http, auditor, tls.is_some())),
         });
-        Ok(PgServer { listener, handlers, tls: tls.map(TlsAcceptor::from), max_connections: config.max_connections })
+        // The HTTP side's certificate, offering PostgreSQL's protocol name
+        // (libpq 17 asks for it) instead of HTTP's.
+        let tls = tls.map(|http_tls| {
+            let mut pg_tls = (*http_tls).clone();
+            pg_tls.alpn_protocols = vec![b"postgresql".to_vec()];
+            TlsAcceptor::from(Arc::new(pg_tls))
+        });
+        Ok(PgServer { listener, handlers, tls, max_connections: config.max_connections })
     }
 
     pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {

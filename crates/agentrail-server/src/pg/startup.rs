@@ -39,15 +39,18 @@ pub(crate) struct TokenStartup {
     auditor: Option<Auditor>,
     parameters: DefaultServerParameterProvider,
     keys: RandomPidSecretKeyGenerator,
+    /// With TLS configured, a client that did not ask for it is refused:
+    /// its password (a token) would cross the network in clear.
+    require_tls: bool,
 }
 
 impl TokenStartup {
-    pub(crate) fn new(config: Arc<HttpConfig>, auditor: Option<Auditor>) -> TokenStartup {
+    pub(crate) fn new(config: Arc<HttpConfig>, auditor: Option<Auditor>, require_tls: bool) -> TokenStartup {
         let mut parameters = DefaultServerParameterProvider::default();
         // Clients (Metabase, Grafana) read these to decide what to send.
         parameters.is_superuser = false;
         parameters.default_transaction_read_only = true;
-        TokenStartup { config, auditor, parameters, keys: RandomPidSecretKeyGenerator::default() }
+        TokenStartup { config, auditor, parameters, keys: RandomPidSecretKeyGenerator::default(), require_tls }
     }
 
     /// The token's name, or why the password is refused.
@@ -90,6 +93,15 @@ impl StartupHandler for TokenStartup {
             PgWireFrontendMessage::Startup(startup) => {
                 protocol_negotiation(client, &startup).await?;
                 save_startup_parameters_to_metadata(client, &startup);
+                if self.require_tls && !client.is_secure() {
+                    // 28000: invalid_authorization_specification, as pg_hba's hostssl.
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".to_owned(),
+                        "28000".to_owned(),
+                        "this server accepts PostgreSQL clients over TLS only (sslmode=require or verify-full)"
+                            .to_owned(),
+                    ))));
+                }
                 if self.config.tokens.is_empty() {
                     return self.let_in(client, Caller { token: None }).await;
                 }
