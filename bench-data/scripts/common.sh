@@ -1,7 +1,9 @@
 # Shared by the benchmark scripts (sourced).
 #
-#   bench_machine       describes the machine, builds the release binaries and
-#                       makes sure DuckDB, the baseline engine, is importable
+#   bench_machine       describes the machine, builds the release binaries
+#                       (unless AGENTRAIL_BENCH_NO_BUILD=1: the ones in
+#                       target/release are used as they are) and makes sure
+#                       DuckDB, the baseline engine, is importable
 #   bench_setup EVENTS SEED
 #                       bench_machine, then generates the bench-data for EVENTS
 #                       and SEED once (cached under target/bench-data/<seed>-<events>/);
@@ -13,7 +15,7 @@ bench_machine() {
   echo "== machine"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "rustc: $(rustc --version)"
-  cargo build --release --quiet -p agentrail -p agentrail-bench-data
+  [ "${AGENTRAIL_BENCH_NO_BUILD:-}" = 1 ] || cargo build --release --quiet -p agentrail -p agentrail-bench-data
   python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
 }
 

@@ -17,6 +17,8 @@ runs=${3:-21}
 
 bench_store "$events" "$seed"
 python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install --quiet 'psycopg[binary]==3.3.9'
+# DuckDB hands timestamptz values to Python through pytz.
+python3 -c 'import pytz' 2>/dev/null || python3 -m pip install --quiet pytz
 
 port=$((20000 + RANDOM % 20000))
 pg_port=$((port + 1))
