@@ -22,6 +22,8 @@ const WRONG_ROLE: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/verify", SHIPPER),
     ("POST", "/api/v1/admin/retention", SHIPPER),
     ("POST", "/api/v1/admin/retention", ANALYST),
+    ("POST", "/api/v1/admin/compact", ANALYST),
+    ("POST", "/api/v1/admin/compact", SHIPPER),
     ("POST", "/api/v1/admin/rotate-key", ANALYST),
     ("POST", "/api/v1/admin/rotate-key", SHIPPER),
     ("GET", "/api/v1/rules", SHIPPER),

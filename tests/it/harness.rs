@@ -295,6 +295,18 @@ pub fn refused(args: &[&str], wanted: &str) {
     assert!(stderr(&output).contains(wanted), "{args:?}: {}", stderr(&output));
 }
 
+/// The `n` of the first row `agentrail query` answers `sql` with.
+pub fn count(dir: &str, sql: &str) -> u64 {
+    let rows = cli_json(&["query", "--data-dir", dir, "--format", "json", sql]);
+    rows[0]["n"].as_u64().expect("a count")
+}
+
+/// `agentrail verify` passes on `dir`.
+pub fn verifies(dir: &str) {
+    let output = run(&["verify", "--data-dir", dir], b"");
+    assert!(output.status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+}
+
 /// Runs `agentrail ARGS`, which must succeed, and parses its JSON output.
 pub fn cli_json(args: &[&str]) -> serde_json::Value {
     let output = run(args, b"");
@@ -433,8 +445,12 @@ pub const ADMIN: &str = "Bearer admin-token-0123456789";
 /// Its own requests are not audited (they would add events the tests count)
 /// unless `extra_config` has an `[audit]` section.
 pub fn server(name: &str, extra_config: &str) -> (TempDir, String, Server) {
+    server_in(TempDir::new(name), extra_config)
+}
+
+/// [`server`] over `data/` in a directory prepared beforehand.
+pub fn server_in(data: TempDir, extra_config: &str) -> (TempDir, String, Server) {
     let audit = if extra_config.contains("[audit]") { "" } else { "[audit]\nenabled = false\n" };
-    let data = TempDir::new(name);
     let config = data.path().join("agentrail.toml");
     std::fs::write(
         &config,

@@ -2,6 +2,7 @@
 
 mod api;
 mod audit;
+mod compaction;
 mod compat;
 mod demo;
 mod harness;

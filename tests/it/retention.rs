@@ -3,18 +3,8 @@
 //! bad arguments refused with a reason.
 
 use crate::harness::{
-    ADMIN, ANALYST, SHIPPER, cli_json, http, ingest_sample, refused, run, sample_store, server, stderr,
+    ADMIN, ANALYST, SHIPPER, cli_json, count, http, ingest_sample, refused, run, sample_store, server, stderr, verifies,
 };
-
-fn count(dir: &str, sql: &str) -> u64 {
-    let rows = cli_json(&["query", "--data-dir", dir, "--format", "json", sql]);
-    rows[0]["n"].as_u64().expect("a count")
-}
-
-fn verifies(dir: &str) {
-    let output = run(&["verify", "--data-dir", dir], b"");
-    assert!(output.status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
-}
 
 #[test]
 fn the_cli_deletes_one_sources_old_rows_then_everything_old_and_the_store_verifies() {

@@ -12,7 +12,8 @@
 //!
 //! - `GET /api/v1/rules[/{name}]`: the anomaly rules ([`crate::rules_api`]).
 //!
-//! - `POST /api/v1/admin/retention[?dry_run=true]`, `POST /api/v1/admin/rotate-key`
+//! - `POST /api/v1/admin/retention[?dry_run=true]`, `POST /api/v1/admin/compact[?dry_run=true]`,
+//!   `POST /api/v1/admin/rotate-key`
 //!   ([`crate::admin_api`]), `PUT` and `DELETE /api/v1/admin/rules/{name}`
 //!   ([`crate::rules_api`]): the `admin` role.
 //!
@@ -70,6 +71,8 @@ pub(crate) struct ApiState {
     /// For the admin routes: the writer applies retention.
     pub(crate) writer: Writer,
     pub(crate) retention: Arc<RetentionPolicy>,
+    /// For the admin routes: what `POST /api/v1/admin/compact` merges.
+    pub(crate) compaction: Arc<agentrail_store::CompactionPolicy>,
 }
 
 /// The read API's routes.
@@ -84,6 +87,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/reports/runs/{id}", get(report_api::run))
         .route("/api/v1/verify", get(verify_api::verify))
         .route("/api/v1/admin/retention", post(admin_api::retention))
+        .route("/api/v1/admin/compact", post(admin_api::compact))
         .route("/api/v1/admin/rotate-key", post(admin_api::rotate_key))
         .route("/api/v1/rules", get(rules_api::list))
         .route("/api/v1/rules/{name}", get(rules_api::get_one))

@@ -23,15 +23,19 @@
 //!
 //! The writer thread ([`writer`]) owns the store, so appends are serial and
 //! one fsync covers every request waiting at that moment. Nothing is
-//! acknowledged, and no Kafka offset stored, before that fsync.
+//! acknowledged, and no Kafka offset stored, before that fsync. It also
+//! finishes the background work on sealed files, [`retention`] and
+//! [`compaction`], one at a time.
 
 mod admin_api;
 mod api;
 mod audit;
+pub mod compaction;
 mod compat;
 pub mod http;
 pub mod kafka;
 pub mod metrics;
+mod periodic;
 pub mod pg;
 mod report_api;
 pub mod retention;
@@ -55,6 +59,7 @@ use agentrail_report::{RuleFailure, Rules};
 use agentrail_store::verify::VerifyOptions;
 use agentrail_store::{RetentionPolicy, Store};
 
+pub use compaction::{Compaction, CompactionConfig};
 pub use http::{HttpConfig, HttpLimits, IngestToken, Role};
 pub use kafka::{KafkaCollector, KafkaConfig, TopicConfig};
 pub use metrics::Metrics;
@@ -120,6 +125,8 @@ pub struct ServeOptions {
     /// often that is applied.
     pub retention: RetentionPolicy,
     pub retention_interval: std::time::Duration,
+    /// Which small segments are merged, and how often on its own.
+    pub compaction: Compaction,
     /// Record each read-API and admin request, and each refusal, as an
     /// event of source `agentrail` ([`audit`]).
     pub audit: bool,
@@ -160,6 +167,7 @@ pub async fn serve(
         verify,
         retention,
         retention_interval,
+        compaction,
         audit: audited,
         syslog,
         postgres,
@@ -246,10 +254,14 @@ pub async fn serve(
         verifier: Arc::new(verify_api::Verifier { data_dir, options: verify, running: Default::default() }),
         writer: writer.clone(),
         retention: Arc::new(retention.clone()),
+        compaction: Arc::new(compaction.policy.clone()),
     };
     if !retention.is_empty() {
         let first = std::time::Duration::from_secs(60).min(retention_interval);
         tokio::spawn(retention::run(writer.clone(), retention, first, retention_interval, stopping.clone()));
+    }
+    if let Some(interval) = compaction.interval {
+        tokio::spawn(compaction::run(writer.clone(), compaction.policy, interval, stopping.clone()));
     }
     let syslog = match syslog {
         Some(config) => Some(

@@ -60,15 +60,9 @@ pub(crate) async fn run(
     policy: RetentionPolicy,
     first: Duration,
     interval: Duration,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
 ) {
-    let mut wait = first;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stopping.wait_for(|stop| *stop) => return,
-        }
-        wait = interval;
+    crate::periodic::every(first, interval, stopping, || async {
         match writer.retention(policy.clone(), false).await {
             Ok(outcome) if outcome == Default::default() => tracing::debug!("retention: nothing expired"),
             Ok(outcome) => tracing::info!(
@@ -80,5 +74,6 @@ pub(crate) async fn run(
             ),
             Err(error) => tracing::error!(%error, "retention failed; it is tried again at the next interval"),
         }
-    }
+    })
+    .await
 }

@@ -8,6 +8,7 @@
 //! memory stays bounded under overload. Pending rows are sealed into
 //! segments once old enough, and on shutdown.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
@@ -15,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use agentrail_event::{Event, Timestamp};
 use agentrail_store::{
-    AppendOutcome, Quarantined, RetentionDone, RetentionOutcome, RetentionPolicy, SealFailure, SealedJob, Store,
-    StoreError,
+    AppendOutcome, CompactionDone, CompactionOutcome, CompactionPolicy, Quarantined, RetentionDone, RetentionOutcome,
+    RetentionPolicy, SealFailure, SealedJob, Store, StoreError,
 };
 use tokio::sync::oneshot;
 
@@ -41,15 +42,19 @@ struct Request {
 }
 
 type RetentionReply = oneshot::Sender<Result<RetentionOutcome, String>>;
+type CompactionReply = oneshot::Sender<Result<CompactionOutcome, String>>;
+
+/// Work on sealed files, run on a thread of its own.
+enum Maintenance {
+    /// Apply (or, dry, plan) retention as of now.
+    Retention { policy: RetentionPolicy, dry_run: bool, reply: RetentionReply },
+    /// Merge small segments (or, dry, say which).
+    Compaction { policy: CompactionPolicy, dry_run: bool, reply: CompactionReply },
+}
 
 enum Message {
     Write(Request),
-    /// Apply (or, dry, plan) retention as of now.
-    Retention {
-        policy: RetentionPolicy,
-        dry_run: bool,
-        reply: RetentionReply,
-    },
+    Maintenance(Maintenance),
     /// Rotate the checkpoint signing key; answers the new public key.
     RotateKey(oneshot::Sender<Result<String, String>>),
     Shutdown,
@@ -90,7 +95,8 @@ impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Message::Write(_) => "Write",
-            Message::Retention { .. } => "Retention",
+            Message::Maintenance(Maintenance::Retention { .. }) => "Retention",
+            Message::Maintenance(Maintenance::Compaction { .. }) => "Compaction",
             Message::RotateKey(_) => "RotateKey",
             Message::Shutdown => "Shutdown",
         })
@@ -159,7 +165,14 @@ impl Writer {
     /// Applies `policy` now (or only says what it would do): old files are
     /// read and rewritten on a thread of their own, so appends go on.
     pub async fn retention(&self, policy: RetentionPolicy, dry_run: bool) -> Result<RetentionOutcome, WriteError> {
-        self.ask(|reply| Message::Retention { policy, dry_run, reply }).await
+        self.ask(|reply| Message::Maintenance(Maintenance::Retention { policy, dry_run, reply })).await
+    }
+
+    /// Merges small segments under `policy` now (or only says which): read
+    /// and written on a thread of its own, so appends go on; listed by the
+    /// writer between two group commits.
+    pub async fn compact(&self, policy: CompactionPolicy, dry_run: bool) -> Result<CompactionOutcome, WriteError> {
+        self.ask(|reply| Message::Maintenance(Maintenance::Compaction { policy, dry_run, reply })).await
     }
 
     /// Rotates the checkpoint signing key between two seals; the new public key.
@@ -250,56 +263,143 @@ impl Sealer {
 }
 
 type RetentionRun = JoinHandle<Result<(RetentionOutcome, RetentionDone), StoreError>>;
+type CompactionRun = JoinHandle<Result<(CompactionOutcome, Option<CompactionDone>), StoreError>>;
 
-/// Retention's reading and rewriting on its own thread; one at a time.
-#[derive(Default)]
-struct Retainer {
-    running: Option<(RetentionRun, RetentionReply)>,
+/// A maintenance job on its thread, with whom to answer.
+enum Running {
+    Retention(RetentionRun, RetentionReply),
+    Compaction(CompactionRun, CompactionReply),
 }
 
-impl Retainer {
-    fn start(&mut self, store: &Store, policy: &RetentionPolicy, dry_run: bool, reply: RetentionReply) {
-        if self.running.is_some() {
-            let _ = reply.send(Err("a retention is already running".into()));
-            return;
+impl Running {
+    fn is_finished(&self) -> bool {
+        match self {
+            Running::Retention(job, _) => job.is_finished(),
+            Running::Compaction(job, _) => job.is_finished(),
         }
-        let job = store.begin_retention(policy, Timestamp::now());
-        let spawned = std::thread::Builder::new().name("agentrail-retention".into()).spawn(move || {
-            if dry_run { job.plan_only().map(|outcome| (outcome, RetentionDone::default())) } else { job.run() }
-        });
-        match spawned {
-            Ok(handle) => self.running = Some((handle, reply)),
-            Err(error) => {
-                let _ = reply.send(Err(format!("cannot start a retention thread: {error}")));
+    }
+}
+
+/// Retention and compaction read and write segments on a thread of their
+/// own. One runs at a time (each rewrites segments the other may have
+/// chosen); the others wait their turn in order.
+#[derive(Default)]
+struct Maintainer {
+    running: Option<Running>,
+    waiting: VecDeque<Maintenance>,
+}
+
+fn spawn<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<JoinHandle<Result<T, StoreError>>, String> {
+    std::thread::Builder::new()
+        .name(format!("agentrail-{name}"))
+        .spawn(work)
+        .map_err(|error| format!("cannot start a {name} thread: {error}"))
+}
+
+impl Maintainer {
+    fn request(&mut self, store: &Store, work: Maintenance) {
+        self.waiting.push_back(work);
+        self.start_next(store);
+    }
+
+    fn start_next(&mut self, store: &Store) {
+        while self.running.is_none()
+            && let Some(work) = self.waiting.pop_front()
+        {
+            let now = Timestamp::now();
+            match work {
+                Maintenance::Retention { policy, dry_run, reply } => {
+                    let job = store.begin_retention(&policy, now);
+                    let work = move || {
+                        if dry_run { job.plan_only().map(|o| (o, RetentionDone::default())) } else { job.run() }
+                    };
+                    match spawn("retention", work) {
+                        Ok(handle) => self.running = Some(Running::Retention(handle, reply)),
+                        Err(error) => drop(reply.send(Err(error))),
+                    }
+                }
+                Maintenance::Compaction { policy, dry_run, reply } => {
+                    let job = store.begin_compaction(&policy, now);
+                    if dry_run || job.is_empty() {
+                        let _ = reply.send(Ok(job.plan_only()));
+                        continue;
+                    }
+                    match spawn("compaction", move || job.run().map(|done| (done.outcome(), Some(done)))) {
+                        Ok(handle) => self.running = Some(Running::Compaction(handle, reply)),
+                        Err(error) => drop(reply.send(Err(error))),
+                    }
+                }
             }
         }
     }
 
-    /// Makes a finished run durable (chain, manifest, deletions) and answers.
+    /// Makes a finished job durable (chain, manifest, files), answers, and
+    /// starts the next.
     fn collect(&mut self, store: &mut Store, wait: bool) {
-        if !self.running.as_ref().is_some_and(|(job, _)| wait || job.is_finished()) {
+        if !self.running.as_ref().is_some_and(|job| wait || job.is_finished()) {
             return;
         }
-        let Some((job, reply)) = self.running.take() else { return };
-        let result = match job.join() {
-            Ok(Ok((outcome, done))) => store.finish_retention(&done).map(|()| outcome).map_err(|e| e.to_string()),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("the retention thread panicked".to_owned()),
-        };
-        if let Err(error) = &result {
-            tracing::error!(%error, "retention failed; nothing was deleted that the chain does not record");
+        let panicked = |name: &str| format!("the {name} thread panicked");
+        match self.running.take() {
+            Some(Running::Retention(job, reply)) => {
+                let result = match job.join() {
+                    Ok(Ok((outcome, done))) => {
+                        store.finish_retention(&done).map(|()| outcome).map_err(|e| e.to_string())
+                    }
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err(panicked("retention")),
+                };
+                if let Err(error) = &result {
+                    tracing::error!(%error, "retention failed; nothing was deleted that the chain does not record");
+                }
+                let _ = reply.send(result);
+            }
+            Some(Running::Compaction(job, reply)) => {
+                let result = match job.join() {
+                    Ok(Ok((outcome, done))) => {
+                        let finished = done.map_or(Ok(()), |done| store.finish_compaction(&done));
+                        finished.map(|()| outcome).map_err(|e| e.to_string())
+                    }
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err(panicked("compaction")),
+                };
+                if let Err(error) = &result {
+                    tracing::error!(%error, "compaction failed; the segments stay as they were");
+                }
+                let _ = reply.send(result);
+            }
+            None => {}
         }
-        let _ = reply.send(result);
+        if !wait {
+            self.start_next(store);
+        }
+    }
+
+    /// Refuses what never started (the writer is stopping).
+    fn refuse_waiting(&mut self) {
+        for work in self.waiting.drain(..) {
+            let refusal = "the server is stopping".to_owned();
+            match work {
+                Maintenance::Retention { reply, .. } => drop(reply.send(Err(refusal))),
+                Maintenance::Compaction { reply, .. } => drop(reply.send(Err(refusal))),
+            }
+        }
     }
 }
 
 fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, metrics: Metrics) -> Result<(), String> {
     let mut sealer = Sealer::default();
-    let mut retainer = Retainer::default();
+    let mut maintainer = Maintainer::default();
     let mut oldest_pending: Option<Instant> = None;
     loop {
         sealer.collect(&mut store, &metrics, false)?;
-        retainer.collect(&mut store, false);
+        maintainer.collect(&mut store, false);
+        if let Err(error) = store.collect_retired(Timestamp::now()) {
+            tracing::error!(%error, "cannot delete merged-away segments; will retry");
+        }
         if store.wants_seal() || oldest_pending.is_some_and(|t| t.elapsed() >= options.seal_age) {
             sealer.start(&mut store);
             if !store.has_pending() {
@@ -320,9 +420,9 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
                     metrics.queue_depth.sub(1);
                     requests.push(request);
                 }
-                Message::Retention { policy, dry_run, reply } => {
+                Message::Maintenance(work) => {
                     metrics.queue_depth.sub(1);
-                    retainer.start(&store, &policy, dry_run, reply);
+                    maintainer.request(&store, work);
                 }
                 Message::RotateKey(reply) => {
                     metrics.queue_depth.sub(1);
@@ -372,7 +472,8 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
         }
     }
     sealer.collect(&mut store, &metrics, true)?;
-    retainer.collect(&mut store, true);
+    maintainer.collect(&mut store, true);
+    maintainer.refuse_waiting();
     seal(&mut store, &metrics);
     Ok(())
 }
@@ -432,7 +533,7 @@ mod tests {
         let request = loop {
             match receiver.try_recv() {
                 Ok(Message::Write(request)) => break request,
-                Ok(Message::Shutdown | Message::Retention { .. } | Message::RotateKey(_)) => {
+                Ok(Message::Shutdown | Message::Maintenance(_) | Message::RotateKey(_)) => {
                     panic!("unexpected message")
                 }
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,

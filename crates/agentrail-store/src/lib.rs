@@ -10,6 +10,7 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod compaction;
 pub mod durable;
 pub mod index;
 pub mod integrity;
@@ -23,6 +24,7 @@ pub mod store;
 pub mod verify;
 pub mod wal;
 
+pub use compaction::{CompactionDone, CompactionJob, CompactionOutcome, CompactionPolicy, MergeOutcome};
 pub use index::{CompiledQuery, IndexError, IndexPart, IndexQuery, PartProblem};
 pub use integrity::{Integrity, IntegrityError, IntegrityOptions};
 pub use manifest::{Manifest, ManifestError};

@@ -33,7 +33,7 @@ use crate::durable::replace_file;
 use crate::index::part_path;
 use crate::integrity::Integrity;
 use crate::manifest::Manifest;
-use crate::segment::{SegmentError, SegmentMeta, write_segment_batch};
+use crate::segment::{SegmentError, SegmentMeta, read_segment, write_segment_batch};
 use crate::store::{Store, StoreError, segment_leaf};
 
 /// The intent file of a retention being applied, in the data directory.
@@ -226,7 +226,7 @@ pub(crate) fn pending_intent(dir: &Path) -> Result<Option<RetentionDone>, StoreE
     }
 }
 
-fn remove(path: &Path) -> Result<(), StoreError> {
+pub(crate) fn remove(path: &Path) -> Result<(), StoreError> {
     let removal = if path.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
     match removal {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
@@ -365,14 +365,10 @@ fn for_each_source(batch: &RecordBatch, mut each: impl FnMut(&str)) {
 
 /// A segment's rows, in order, without those of `drop_sources`; and how many were left out.
 fn rows_without(path: &Path, drop_sources: &BTreeSet<String>) -> Result<(RecordBatch, u64), StoreError> {
-    let file = File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error(path))?;
-    let schema = builder.schema().clone();
-    let reader = builder.build().map_err(parquet_error(path))?;
+    let (schema, batches) = read_segment(path)?;
     let arrow = |e| StoreError::Segment(SegmentError::Arrow(e));
     let (mut kept, mut dropped) = (Vec::new(), 0_u64);
-    for batch in reader {
-        let batch = batch.map_err(arrow)?;
+    for batch in batches {
         let mut keep = Vec::with_capacity(batch.num_rows());
         for_each_source(&batch, |source| keep.push(!drop_sources.contains(source)));
         dropped += keep.iter().filter(|k| !**k).count() as u64;

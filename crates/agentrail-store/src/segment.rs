@@ -245,6 +245,16 @@ pub fn file_sha256(path: &Path) -> Result<String, SegmentError> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// Every row of a segment, in file order, as the reader's batches.
+pub fn read_segment(path: &Path) -> Result<(arrow_schema::SchemaRef, Vec<RecordBatch>), SegmentError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error(path))?;
+    let schema = builder.schema().clone();
+    let reader = builder.build().map_err(parquet_error(path))?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(SegmentError::Arrow)?;
+    Ok((schema, batches))
+}
+
 /// Calls `each` with every `event_id` stored in a segment (reads that column only).
 pub fn for_each_event_id(path: &Path, mut each: impl FnMut(&str)) -> Result<(), SegmentError> {
     let file = File::open(path).map_err(io_error(path))?;

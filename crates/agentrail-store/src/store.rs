@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::chain::{ChainState, Leaf, directory_sha256, events_root};
+use crate::compaction;
 use crate::index::{IndexError, IndexPart, PartProblem, part_path, rebuild_part};
 use crate::integrity::{Integrity, IntegrityError, IntegrityOptions};
 use crate::jsonl::JsonlError;
@@ -145,6 +146,8 @@ pub struct Store {
     pending_seqs: Option<(u64, u64)>,
     /// 128-bit digests of every stored event id.
     seen: HashSet<u128>,
+    /// Merges whose merged-away files wait for their grace to end.
+    merges: compaction::Pending,
     /// Held (locked) while the store is open: one writer per directory.
     _lock: fs::File,
 }
@@ -167,8 +170,12 @@ impl Store {
             tracing::info!("finishing a retention a crash interrupted");
             retention::complete(dir, &mut manifest, &mut integrity, &intent)?;
         }
-        let mut report =
-            OpenReport { removed_unlisted_files: remove_unlisted_files(dir, &manifest)?, ..OpenReport::default() };
+        let merges = compaction::Pending::load(dir)?;
+        merges.complete(dir, &mut manifest, &mut integrity)?;
+        let mut report = OpenReport {
+            removed_unlisted_files: remove_unlisted_files(dir, &manifest, merges.files())?,
+            ..OpenReport::default()
+        };
         let mut leaves = abandoned_seals(&integrity, &manifest);
         report.abandoned_seals = leaves.len();
         leaves.extend(repair_index_parts(dir, &manifest)?);
@@ -193,8 +200,10 @@ impl Store {
             pending_rejects: Vec::new(),
             pending_seqs: None,
             seen,
+            merges,
             _lock: lock,
         };
+        store.collect_retired(Timestamp::now())?;
         let sealed_through = store.manifest.sealed_through_seq;
         for entry in recovery.entries.into_iter().filter(|e| e.seq > sealed_through) {
             let mut batch: Batch = serde_json::from_slice(&entry.payload)
@@ -235,6 +244,14 @@ impl Store {
     /// returns the new public key, hex.
     pub fn rotate_key(&mut self) -> Result<String, StoreError> {
         Ok(self.integrity.rotate()?)
+    }
+
+    pub(crate) fn pending_merges(&self) -> &compaction::Pending {
+        &self.merges
+    }
+
+    pub(crate) fn pending_merges_mut(&mut self) -> &mut compaction::Pending {
+        &mut self.merges
     }
 
     pub(crate) fn manifest_and_integrity(&mut self) -> (&mut Manifest, &mut Integrity) {
@@ -530,12 +547,18 @@ fn abandoned_seals(integrity: &Integrity, manifest: &Manifest) -> Vec<Leaf> {
 }
 
 /// Segment files and index parts not in the manifest were written by a seal
-/// that crashed before its manifest: their rows are still in the log, so
-/// they go.
-fn remove_unlisted_files(dir: &Path, manifest: &Manifest) -> Result<Vec<PathBuf>, StoreError> {
+/// that crashed before its manifest (their rows are still in the log) or by
+/// a merge that crashed before it was recorded: they go. Merged-away files
+/// in their grace (`keep`) stay.
+fn remove_unlisted_files(
+    dir: &Path,
+    manifest: &Manifest,
+    keep: impl Iterator<Item = String>,
+) -> Result<Vec<PathBuf>, StoreError> {
     let mut listed: HashSet<String> =
         manifest.segments.iter().chain(&manifest.quarantine).map(|s| s.path.clone()).collect();
     listed.extend(manifest.segments.iter().map(|s| part_path(&s.path)));
+    listed.extend(keep);
     let mut removed = Vec::new();
     for top in ["segments", "quarantine", "index"] {
         let Ok(days) = fs::read_dir(dir.join(top)) else { continue };

@@ -2,22 +2,19 @@
 //! and during sealing, exactly-once effect through ids, and segments read
 //! back row for row.
 
+mod common;
+
+use common::sample_events;
+
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use agentrail_collect::{SourceChoice, builtin_normalizer};
 use agentrail_event::{Event, Timestamp};
 use agentrail_store::{IndexPart, Quarantined, SegmentMeta, Store, StoreOptions};
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-fn sample_events() -> Vec<Event> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-data/samples/mixed.ndjson");
-    let input = std::fs::read(path).expect("bench-data sample");
-    builtin_normalizer().expect("built-ins load").normalize_all(&input, &SourceChoice::Auto).expect("sample normalizes")
-}
 
 fn options() -> StoreOptions {
     StoreOptions { seal_rows: 1_000_000, ..StoreOptions::default() }

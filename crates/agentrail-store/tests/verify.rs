@@ -3,31 +3,24 @@
 //! records is named and classified; a crash between the chain and the
 //! manifest is explained, not reported.
 
+mod common;
+
+use common::{copy_dir, sample_events, sealing_on_demand};
+
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use agentrail_collect::{SourceChoice, builtin_normalizer};
 use agentrail_event::Event;
 use agentrail_store::checkpoint::CheckpointKey;
 use agentrail_store::integrity::CHECKPOINTS_FILE;
 use agentrail_store::verify::{ProblemKind, VerifyOptions, VerifyReport, verify};
-use agentrail_store::{IntegrityOptions, Store, StoreOptions};
-
-fn sample_events() -> Vec<Event> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-data/samples/mixed.ndjson");
-    let input = fs::read(path).expect("bench-data sample");
-    builtin_normalizer().expect("built-ins load").normalize_all(&input, &SourceChoice::Auto).expect("sample normalizes")
-}
-
-fn options() -> StoreOptions {
-    StoreOptions { seal_rows: 1_000_000, auto_seal: false, ..StoreOptions::default() }
-}
+use agentrail_store::{IntegrityOptions, Store};
 
 /// A store sealed in four parts, so it has several segments.
 fn sealed_store(dir: &Path) -> Vec<String> {
     let events = sample_events();
-    let (mut store, _) = Store::open(dir, options()).expect("opens");
+    let (mut store, _) = Store::open(dir, sealing_on_demand()).expect("opens");
     for part in events.chunks(events.len().div_ceil(4)) {
         store.append(part.to_vec(), Vec::new()).expect("durable");
         store.seal().expect("seals");
@@ -55,7 +48,7 @@ fn an_untouched_store_verifies_run_after_run_across_reopens() {
     let dir = tempfile::tempdir().expect("temp dir");
     let events = sample_events();
     for (round, part) in events.chunks(events.len().div_ceil(8)).enumerate() {
-        let (mut store, _) = Store::open(dir.path(), options()).expect("opens");
+        let (mut store, _) = Store::open(dir.path(), sealing_on_demand()).expect("opens");
         store.append(part.to_vec(), Vec::new()).expect("durable");
         store.seal().expect("seals");
         drop(store);
@@ -66,7 +59,7 @@ fn an_untouched_store_verifies_run_after_run_across_reopens() {
         }
     }
     // Opening and reading a part (Tantivy's lock files) changes nothing verified.
-    let (store, _) = Store::open(dir.path(), options()).expect("opens");
+    let (store, _) = Store::open(dir.path(), sealing_on_demand()).expect("opens");
     for segment in &store.manifest().segments {
         agentrail_store::IndexPart::open_checked(dir.path(), segment).expect("part opens");
     }
@@ -240,7 +233,7 @@ fn a_crash_between_the_chain_and_the_manifest_is_explained() {
     let (first, second) = events.split_at(events.len() / 2);
     let before = tempfile::tempdir().expect("temp dir");
     {
-        let (mut store, _) = Store::open(dir.path(), options()).expect("opens");
+        let (mut store, _) = Store::open(dir.path(), sealing_on_demand()).expect("opens");
         store.append(first.to_vec(), Vec::new()).expect("durable");
         store.seal().expect("seals");
         store.append(second.to_vec(), Vec::new()).expect("durable");
@@ -255,7 +248,7 @@ fn a_crash_between_the_chain_and_the_manifest_is_explained() {
     fs::remove_dir_all(dir.path().join("wal")).expect("remove");
     copy_dir(&before.path().join("wal"), &dir.path().join("wal"));
 
-    let (mut store, report) = Store::open(dir.path(), options()).expect("reopens");
+    let (mut store, report) = Store::open(dir.path(), sealing_on_demand()).expect("reopens");
     assert!(report.abandoned_seals > 0, "{report:?}");
     assert_eq!(report.replayed_events, second.len());
     store.seal().expect("seals again");
@@ -264,14 +257,6 @@ fn a_crash_between_the_chain_and_the_manifest_is_explained() {
     let report = check(dir.path(), &VerifyOptions::default());
     assert!(report.verified, "{:?}", report.problems);
     assert!(report.chain_leaves > report.segments_checked as u64, "the abandoned files have their leaves");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("dir");
-    for entry in fs::read_dir(from).expect("list") {
-        let entry = entry.expect("entry");
-        fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-    }
 }
 
 mod retention {
@@ -295,7 +280,7 @@ mod retention {
     }
 
     fn rows(dir: &Path) -> u64 {
-        let (store, _) = Store::open(dir, options()).expect("opens");
+        let (store, _) = Store::open(dir, sealing_on_demand()).expect("opens");
         store.manifest().total_rows()
     }
 
@@ -309,7 +294,7 @@ mod retention {
 
         // One source's rows of the first day: rewritten out of their segments.
         let policy = RetentionPolicy { keep: None, sources: [(source.clone(), DAY)].into() };
-        let (mut store, _) = Store::open(dir.path(), options()).expect("opens");
+        let (mut store, _) = Store::open(dir.path(), sealing_on_demand()).expect("opens");
         let dry = store.apply_retention(&policy, now, true).expect("dry run");
         assert!(!dry.segments_rewritten.is_empty() || !dry.segments_deleted.is_empty(), "{dry:?}");
         assert_eq!(store.manifest().total_rows(), events.len() as u64, "a dry run writes nothing");
@@ -323,7 +308,7 @@ mod retention {
 
         // Everything of the first day; the second day stays.
         let policy = RetentionPolicy { keep: Some(DAY), sources: Default::default() };
-        let (mut store, _) = Store::open(dir.path(), options()).expect("opens");
+        let (mut store, _) = Store::open(dir.path(), sealing_on_demand()).expect("opens");
         let outcome = store.apply_retention(&policy, now, false).expect("applied");
         assert!(!outcome.segments_deleted.is_empty(), "{outcome:?}");
         assert!(store.manifest().segments.iter().all(|s| s.day != day));
@@ -340,7 +325,7 @@ mod retention {
     }
 
     fn store_again(dir: &Path) -> Store {
-        Store::open(dir, options()).expect("opens").0
+        Store::open(dir, sealing_on_demand()).expect("opens").0
     }
 
     /// A crash after the intent was written: the next open finishes it.
@@ -370,9 +355,9 @@ mod retention {
 #[test]
 fn one_writer_at_a_time() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, _) = Store::open(dir.path(), options()).expect("opens");
-    let error = Store::open(dir.path(), options()).expect_err("a second writer").to_string();
+    let (store, _) = Store::open(dir.path(), sealing_on_demand()).expect("opens");
+    let error = Store::open(dir.path(), sealing_on_demand()).expect_err("a second writer").to_string();
     assert!(error.contains("another agentrail process"), "{error}");
     drop(store);
-    Store::open(dir.path(), options()).expect("free again");
+    Store::open(dir.path(), sealing_on_demand()).expect("free again");
 }

@@ -108,6 +108,16 @@ pub enum Command {
     /// writes to the directory (the server applies `[retention]` itself).
     /// Exit status: 0 done (or nothing to do), 2 error.
     Retention(RetentionArgs),
+    /// Merge each day's small segments into fewer large ones (and their
+    /// index parts), recording the merge in the digest chain so `verify`
+    /// still passes.
+    ///
+    /// A day with `--min-segments` or more segments under half of
+    /// `--target-rows` has them merged. Merged-away files are deleted after
+    /// `--grace` (at once by default: run it while no server writes to the
+    /// directory; the server compacts by itself, see `[compaction]`).
+    /// Exit status: 0 done (or nothing to do), 2 error.
+    Compact(CompactArgs),
     /// Make a new API token: prints the token once on stderr, and on stdout
     /// the `[[tokens]]` lines for the configuration, which keep only its
     /// SHA-256 (`agentrail token --name ci --role ingest >> agentrail.toml`).
@@ -242,6 +252,38 @@ pub struct RetentionArgs {
     pub sources: Vec<(String, std::time::Duration)>,
 
     /// Say what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// A summary, or JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// The data directory.
+    #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub integrity: IntegrityArgs,
+
+    /// Rows of a merged segment, at most; segments under half of it are small.
+    #[arg(long, default_value_t = agentrail_store::CompactionPolicy::default().target_rows, value_name = "ROWS")]
+    pub target_rows: u64,
+
+    /// A day's small segments are merged once there are this many.
+    #[arg(long, default_value_t = agentrail_store::CompactionPolicy::default().min_segments, value_name = "N")]
+    pub min_segments: usize,
+
+    /// How long merged-away files stay for queries already running elsewhere
+    /// (e.g. 10m); they are deleted by the next `compact` or `serve` after
+    /// it. Without it they are deleted at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub grace: Option<std::time::Duration>,
+
+    /// Say what would be merged; write nothing.
     #[arg(long)]
     pub dry_run: bool,
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod compact;
 mod demo;
 mod ingest;
 mod normalize;
@@ -14,6 +15,7 @@ mod sources;
 mod token;
 mod verify;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
@@ -32,6 +34,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Retention(args) => retention::run(args),
+        Command::Compact(args) => compact::run(args),
         Command::Token(args) => token::run(args),
     }
+}
+
+/// `{"dry_run", "outcome"}`, pretty, as maintenance commands print it with `--format json`.
+fn write_dry_run_json(out: &mut impl Write, dry_run: bool, outcome: &impl serde::Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "dry_run": dry_run, "outcome": outcome }))?;
+    writeln!(out)?;
+    Ok(())
 }

@@ -23,13 +23,7 @@ pub fn run(args: RetentionArgs) -> anyhow::Result<ExitCode> {
     let outcome = store.apply_retention(&policy, Timestamp::now(), args.dry_run).context("retention failed")?;
     let mut out = std::io::stdout().lock();
     match args.format {
-        SummaryFormat::Json => {
-            serde_json::to_writer_pretty(
-                &mut out,
-                &serde_json::json!({ "dry_run": args.dry_run, "outcome": outcome }),
-            )?;
-            writeln!(out)?;
-        }
+        SummaryFormat::Json => super::write_dry_run_json(&mut out, args.dry_run, &outcome)?,
         SummaryFormat::Text => {
             let verb = if args.dry_run { "would delete" } else { "deleted" };
             for path in outcome.segments_deleted.iter().chain(&outcome.quarantine_deleted) {

@@ -10,8 +10,8 @@ use agentrail_collect::Normalizer;
 use agentrail_query::QueryLimits;
 use agentrail_report::{RuleError, RuleFailure, Rules};
 use agentrail_server::{
-    HttpConfig, HttpLimits, IngestToken, KafkaConfig, Listening, PgConfig, ReportsConfig, RetentionConfig,
-    ServeOptions, SyslogConfig, TlsConfig, WriterOptions,
+    CompactionConfig, HttpConfig, HttpLimits, IngestToken, KafkaConfig, Listening, PgConfig, ReportsConfig,
+    RetentionConfig, ServeOptions, SyslogConfig, TlsConfig, WriterOptions,
 };
 use agentrail_store::verify::VerifyOptions;
 use agentrail_store::{IntegrityOptions, Store, StoreOptions};
@@ -51,6 +51,9 @@ struct ConfigFile {
     /// How long events are kept.
     #[serde(default)]
     retention: RetentionConfig,
+    /// Merging small segments in the background (on by default).
+    #[serde(default)]
+    compaction: CompactionConfig,
     #[serde(default)]
     audit: AuditFile,
     /// Serve HTTPS with this certificate and key (off by default).
@@ -197,6 +200,14 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         writer_options.seal_age = std::time::Duration::from_secs(seconds);
     }
     let (retention, retention_interval) = config.retention.policy()?;
+    let compaction = config.compaction.compaction()?;
+    let query_limits = config.query.limits();
+    if compaction.policy.grace < query_limits.timeout {
+        eprintln!(
+            "agentrail: [compaction] grace is shorter than [query] timeout: a query planned before a merge may find \
+             a merged-away segment gone"
+        );
+    }
     let normalizer = Arc::new(setup::normalizer(&args.mapping, Limits::default())?);
     if config.tokens.is_empty() {
         eprintln!("agentrail: no ingest tokens configured: unauthenticated requests are accepted, on loopback only");
@@ -233,7 +244,7 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         http,
         kafka: config.kafka,
         writer: writer_options,
-        query_limits: config.query.limits(),
+        query_limits,
         named_queries: setup::named_queries(&queries_dir)?,
         reports,
         rules,
@@ -241,6 +252,7 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         verify: VerifyOptions { integrity, public_key: config.integrity.public_key, ..VerifyOptions::default() },
         retention,
         retention_interval,
+        compaction,
         audit: config.audit.enabled,
         syslog: config.syslog,
         postgres: config.postgres.config(args.pg_listen),
