@@ -24,7 +24,7 @@ pub struct CompactionConfig {
     pub enabled: Option<bool>,
     /// How often it looks for small segments; `"5m"` by default.
     pub interval: Option<String>,
-    /// Rows of a merged segment, at most (262144 by default); segments under
+    /// Rows of a merged segment, at most (65536 by default); segments under
     /// half of it are small.
     pub target_rows: Option<u64>,
     /// A day's small segments are merged once there are this many (8).

@@ -33,7 +33,7 @@ use crate::durable::replace_file;
 use crate::index::part_path;
 use crate::integrity::Integrity;
 use crate::manifest::Manifest;
-use crate::segment::{SegmentError, SegmentMeta, read_segment, write_segment_batch};
+use crate::segment::{ROW_GROUP_ROWS, SegmentError, SegmentMeta, read_segment, write_segment_batch};
 use crate::store::{Store, StoreError, segment_leaf};
 
 /// The intent file of a retention being applied, in the data directory.
@@ -308,7 +308,7 @@ impl RetentionJob {
                     let stem = file.path.strip_suffix(".parquet").unwrap_or(&file.path);
                     let relative = format!("{stem}-r{}.parquet", self.now.as_micros());
                     let (batch, dropped) = rows_without(&self.dir.join(&file.path), &drop_sources)?;
-                    let meta = write_segment_batch(&self.dir, &file.day, &relative, &batch)?;
+                    let meta = write_segment_batch(&self.dir, &file.day, &relative, &batch, ROW_GROUP_ROWS)?;
                     done.leaves.push(segment_leaf(&self.dir, &meta, true, *range, self.now)?);
                     done.rows_deleted += dropped;
                     if let Some(entry) = rewritten.next() {

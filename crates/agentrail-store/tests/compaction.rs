@@ -122,7 +122,7 @@ fn small_segments_merge_every_event_stays_once_and_old_files_go_after_their_grac
 }
 
 #[test]
-fn merged_rows_are_ordered_like_a_seal_and_merged_segments_merge_again() {
+fn merged_rows_are_in_time_order_and_merged_segments_merge_again() {
     let dir = tempfile::tempdir().expect("temp dir");
     many_small_segments(dir.path(), 16);
     let mut store = open(dir.path());
@@ -150,7 +150,7 @@ fn merged_rows_are_ordered_like_a_seal_and_merged_segments_merge_again() {
     expected.extend(fresh.iter().map(|e| (e.event_id.clone(), 1)));
     assert_eq!(stored_ids(&store), expected);
 
-    // Each merged segment: rows of one correlation id together, in time order.
+    // Each merged segment: rows in time order (then by correlation id).
     for merge in &second.merges {
         let (_, batches) = agentrail_store::segment::read_segment(&dir.path().join(&merge.into)).expect("reads");
         let mut keys = Vec::new();
@@ -159,10 +159,10 @@ fn merged_rows_are_ordered_like_a_seal_and_merged_segments_merge_again() {
             let times = batch.column_by_name("time").expect("column").as_primitive::<TimestampMicrosecondType>();
             for row in 0..batch.num_rows() {
                 let id = ids.is_valid(row).then(|| ids.value(row).to_owned());
-                keys.push((id.is_none(), id, times.value(row)));
+                keys.push((times.value(row), id.is_none(), id));
             }
         }
-        assert!(keys.is_sorted(), "{} is not in seal order", merge.into);
+        assert!(keys.is_sorted(), "{} is not in time order", merge.into);
     }
     drop(store);
     assert_verifies(dir.path());
