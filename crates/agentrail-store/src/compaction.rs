@@ -32,13 +32,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agentrail_event::{Timestamp, columns};
-use arrow_array::RecordBatch;
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_ord::sort::{SortColumn, lexsort_to_indices};
 use arrow_schema::SortOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{ChainState, Leaf};
-use crate::durable::replace_file;
+use crate::durable::{read_json, replace_json};
 use crate::index::part_path;
 use crate::manifest::Manifest;
 use crate::retention::remove;
@@ -67,8 +67,8 @@ pub struct CompactionPolicy {
 
 impl Default for CompactionPolicy {
     fn default() -> Self {
-        // A merge holds its rows in memory about twice (read, then sorted):
-        // 66k rows of the bench data peaked at 0.8 GB.
+        // A merge holds its rows in memory: 66k rows of the bench data
+        // peaked at 0.8 GB while the sort still copied them.
         CompactionPolicy { target_rows: 64 * 1024, min_segments: 8, grace: Duration::from_secs(300), max_merges: 16 }
     }
 }
@@ -129,21 +129,21 @@ pub struct CompactionDone {
 impl CompactionDone {
     /// What the job did, once finished.
     pub fn outcome(&self) -> CompactionOutcome {
-        let merged: usize = self.merges.iter().map(|m| m.from.len() - 1).sum();
-        CompactionOutcome {
-            merges: self
-                .merges
-                .iter()
-                .map(|m| MergeOutcome {
-                    day: m.into.day.clone(),
-                    into: m.into.path.clone(),
-                    from: m.from.iter().map(|s| s.path.clone()).collect(),
-                    rows: m.into.rows,
-                })
-                .collect(),
-            segments_before: self.segments_before,
-            segments_after: self.segments_before - merged,
-        }
+        let merges = self.merges.iter().map(|m| MergeOutcome {
+            day: m.into.day.clone(),
+            into: m.into.path.clone(),
+            from: m.from.iter().map(|s| s.path.clone()).collect(),
+            rows: m.into.rows,
+        });
+        CompactionOutcome::of(self.segments_before, merges.collect())
+    }
+}
+
+impl CompactionOutcome {
+    /// Each merge of `n` segments leaves `n - 1` fewer.
+    fn of(segments_before: usize, merges: Vec<MergeOutcome>) -> CompactionOutcome {
+        let merged: usize = merges.iter().map(|m| m.from.len().saturating_sub(1)).sum();
+        CompactionOutcome { merges, segments_before, segments_after: segments_before.saturating_sub(merged) }
     }
 }
 
@@ -155,12 +155,8 @@ pub(crate) struct Pending {
 
 impl Pending {
     pub(crate) fn load(dir: &Path) -> Result<Pending, StoreError> {
-        let path = dir.join(PENDING_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Io { path, source: e.into() }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Pending::default()),
-            Err(source) => Err(StoreError::Io { path, source }),
-        }
+        let read = read_json(&dir.join(PENDING_FILE)).map_err(|(path, source)| StoreError::Io { path, source })?;
+        Ok(read.unwrap_or_default())
     }
 
     fn store(&self, dir: &Path) -> Result<(), StoreError> {
@@ -168,9 +164,7 @@ impl Pending {
         if self.merges.is_empty() {
             return remove(&path);
         }
-        let text =
-            serde_json::to_vec_pretty(self).map_err(|e| StoreError::Io { path: path.clone(), source: e.into() })?;
-        replace_file(&path, &text).map_err(|(path, source)| StoreError::Io { path, source })
+        replace_json(&path, self).map_err(|(path, source)| StoreError::Io { path, source })
     }
 
     /// Files that are in no manifest yet must stay: merged-away segments and
@@ -353,21 +347,13 @@ impl CompactionJob {
 
     /// What would be merged (a dry run).
     pub fn plan_only(&self) -> CompactionOutcome {
-        let merged: usize = self.groups.iter().map(|g| g.len() - 1).sum();
-        CompactionOutcome {
-            merges: self
-                .groups
-                .iter()
-                .map(|group| MergeOutcome {
-                    day: group[0].0.day.clone(),
-                    into: String::new(),
-                    from: group.iter().map(|(s, _)| s.path.clone()).collect(),
-                    rows: group.iter().map(|(s, _)| s.rows).sum(),
-                })
-                .collect(),
-            segments_before: self.segments_before,
-            segments_after: self.segments_before - merged,
-        }
+        let merges = self.groups.iter().map(|group| MergeOutcome {
+            day: group[0].0.day.clone(),
+            into: String::new(),
+            from: group.iter().map(|(s, _)| s.path.clone()).collect(),
+            rows: group.iter().map(|(s, _)| s.rows).sum(),
+        });
+        CompactionOutcome::of(self.segments_before, merges.collect())
     }
 
     /// Reads each group and writes its merged segment and index part.
@@ -399,28 +385,52 @@ impl CompactionJob {
 /// them.
 fn merged_rows<'a>(dir: &Path, segments: impl Iterator<Item = &'a SegmentMeta>) -> Result<RecordBatch, StoreError> {
     let arrow = |e| StoreError::Segment(SegmentError::Arrow(e));
-    let mut schema = None;
     let mut batches = Vec::new();
     for segment in segments {
-        let (read_schema, read) = read_segment(&dir.join(&segment.path))?;
-        schema.get_or_insert(read_schema);
-        batches.extend(read);
+        batches.extend(read_segment(&dir.join(&segment.path))?.1);
     }
-    let Some(schema) = schema else { return Ok(RecordBatch::new_empty(agentrail_event::event_schema())) };
-    let all = arrow_select::concat::concat_batches(&schema, &batches).map_err(arrow)?;
-    drop(batches);
-    let column = |name: &str| {
-        all.column_by_name(name)
-            .cloned()
-            .ok_or_else(|| arrow(arrow_schema::ArrowError::SchemaError(format!("a segment has no column {name}"))))
+    if batches.is_empty() {
+        return Ok(RecordBatch::new_empty(agentrail_event::event_schema()));
+    }
+    // Only the sort keys are concatenated; the rows are then taken from the
+    // batches as read, so the merge holds one copy of them, not two.
+    let key = |name: &str| -> Result<ArrayRef, StoreError> {
+        let parts = batches
+            .iter()
+            .map(|b| {
+                b.column_by_name(name).map(|c| c.as_ref()).ok_or_else(|| {
+                    arrow(arrow_schema::ArrowError::SchemaError(format!("a segment has no column {name}")))
+                })
+            })
+            .collect::<Result<Vec<&dyn Array>, StoreError>>()?;
+        arrow_select::concat::concat(&parts).map_err(arrow)
     };
     let keys = [
-        SortColumn { values: column(columns::TIME)?, options: Some(SortOptions::default()) },
+        SortColumn { values: key(columns::TIME)?, options: Some(SortOptions::default()) },
         SortColumn {
-            values: column(columns::CORRELATION_ID)?,
+            values: key(columns::CORRELATION_ID)?,
             options: Some(SortOptions { descending: false, nulls_first: false }),
         },
     ];
     let order = lexsort_to_indices(&keys, None).map_err(arrow)?;
-    arrow_select::take::take_record_batch(&all, &order).map_err(arrow)
+    // Row `i` of the concatenation is row `i - start` of the batch it falls in.
+    let starts: Vec<usize> = batches
+        .iter()
+        .scan(0, |start, b| {
+            let this = *start;
+            *start += b.num_rows();
+            Some(this)
+        })
+        .collect();
+    let at: Vec<(usize, usize)> = order
+        .values()
+        .iter()
+        .map(|&i| {
+            let i = i as usize;
+            let batch = starts.partition_point(|&start| start <= i) - 1;
+            (batch, i - starts[batch])
+        })
+        .collect();
+    let batches: Vec<&RecordBatch> = batches.iter().collect();
+    arrow_select::interleave::interleave_record_batch(&batches, &at).map_err(arrow)
 }

@@ -23,6 +23,24 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), (std::path::PathBuf
     File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
 }
 
+/// Replaces `path` with `value` as JSON (see [`replace_file`]): the state
+/// files a crash must find whole (intents, pending merges).
+pub fn replace_json(path: &Path, value: &impl serde::Serialize) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|error| (path.to_owned(), error.into()))?;
+    replace_file(path, &bytes)
+}
+
+/// The JSON value `path` holds, or `None` when there is no such file.
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<T>, (std::path::PathBuf, std::io::Error)> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| (path.to_owned(), error.into())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err((path.to_owned(), error)),
+    }
+}
+
 /// Renames `from` to `to` (replacing it) and fsyncs `to`'s directory so the
 /// new name survives a crash.
 pub fn rename(from: &Path, to: &Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {

@@ -29,7 +29,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{ChainState, Leaf};
-use crate::durable::replace_file;
+use crate::durable::{read_json, replace_json};
 use crate::index::part_path;
 use crate::integrity::Integrity;
 use crate::manifest::Manifest;
@@ -148,9 +148,7 @@ impl Store {
         if done.removed.is_empty() && done.added.is_empty() {
             return Ok(());
         }
-        let intent = self.dir().join(INTENT_FILE);
-        let text = serde_json::to_vec(done).map_err(|e| StoreError::Io { path: intent.clone(), source: e.into() })?;
-        replace_file(&intent, &text).map_err(|(path, source)| StoreError::Io { path, source })?;
+        replace_json(&self.dir().join(INTENT_FILE), done).map_err(|(path, source)| StoreError::Io { path, source })?;
         let dir = self.dir().to_owned();
         let (manifest, integrity) = self.manifest_and_integrity();
         complete(&dir, manifest, integrity, done)?;
@@ -216,14 +214,7 @@ pub(crate) fn complete(
 
 /// The intent left by a crash, if any.
 pub(crate) fn pending_intent(dir: &Path) -> Result<Option<RetentionDone>, StoreError> {
-    let path = dir.join(INTENT_FILE);
-    match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Io { path, source: std::io::Error::other(e) }),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StoreError::Io { path, source }),
-    }
+    read_json(&dir.join(INTENT_FILE)).map_err(|(path, source)| StoreError::Io { path, source })
 }
 
 pub(crate) fn remove(path: &Path) -> Result<(), StoreError> {
