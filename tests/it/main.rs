@@ -17,6 +17,7 @@ mod retention;
 mod rules;
 mod scheduler;
 mod serve;
+mod shared;
 mod syslog;
 mod tls;
 mod verify;

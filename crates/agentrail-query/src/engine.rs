@@ -13,14 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentrail_event::event_schema;
+use agentrail_shared::{Listing, Shared};
 use agentrail_store::manifest::MANIFEST_FILE;
-use agentrail_store::{Manifest, ManifestError, quarantine_schema};
+use agentrail_store::{Manifest, ManifestError, SegmentMeta, quarantine_schema};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, col};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
@@ -28,7 +30,7 @@ use futures::StreamExt;
 
 use crate::format::{OutputFormat, render};
 use crate::lookup::{PartCache, search_udf};
-use crate::table::SegmentTable;
+use crate::table::{FileLocation, SegmentTable};
 use crate::yielding::YieldingJoins;
 
 /// The catalog the tables are in: the database PostgreSQL clients name.
@@ -65,6 +67,8 @@ pub enum QueryError {
     NotReadOnly(String),
     #[error("{0}")]
     Sql(String),
+    #[error("cannot read the shared store: {0}")]
+    Shared(String),
     #[error("the query ran longer than {0:?} and was stopped; narrow it (a time range, an id) or raise the timeout")]
     Timeout(Duration),
     #[error(
@@ -110,25 +114,38 @@ impl Answer {
     }
 }
 
-/// SQL over one data directory's `events` and `quarantine` tables, as of
-/// the manifest read at open or at the last [`QueryEngine::refresh`].
+/// SQL over the `events` and `quarantine` tables of one data directory (as
+/// of the manifest read at open or at the last [`QueryEngine::refresh`]) or
+/// of a shared store (as of the catalog's last listing).
 pub struct QueryEngine {
     context: SessionContext,
     limits: QueryLimits,
+    /// The data directory, or the cache of a shared store's index parts.
     data_dir: PathBuf,
     events: Arc<SegmentTable>,
     quarantine: Arc<SegmentTable>,
     parts: Arc<PartCache>,
-    /// The manifest file the tables were built from.
-    manifest_stamp: Mutex<Option<FileStamp>>,
+    source: Source,
     /// Queries run here, apart from the caller's runtime: an operator that
     /// never yields can hold every worker of this one, while the caller's
     /// timer still fires and the timeout answers on time.
     executor: Option<tokio::runtime::Runtime>,
 }
 
+/// Where the tables' lists of files come from.
+enum Source {
+    /// The data directory's manifest, read again when it was replaced.
+    Manifest(Mutex<Option<FileStamp>>),
+    /// A shared store's catalog, followed in the background: the newest
+    /// listing not yet applied, if any.
+    Catalog { pending: Arc<Mutex<Option<Listing>>>, follower: tokio::task::JoinHandle<()> },
+}
+
 impl Drop for QueryEngine {
     fn drop(&mut self) {
+        if let Source::Catalog { follower, .. } = &self.source {
+            follower.abort();
+        }
         // A query stopped by its timeout may still hold a worker: do not wait for it.
         if let Some(executor) = self.executor.take() {
             executor.shutdown_background();
@@ -142,6 +159,15 @@ impl std::fmt::Debug for QueryEngine {
     }
 }
 
+/// The tables' files and where they are.
+struct Files {
+    location: FileLocation,
+    segments: Vec<SegmentMeta>,
+    quarantine: Vec<SegmentMeta>,
+    /// Where index parts are (the data directory, or the parts' cache).
+    parts_dir: PathBuf,
+}
+
 impl QueryEngine {
     /// Opens `data_dir` for reading (a server may be writing to it: sealed
     /// segments never change, and the manifest is replaced atomically).
@@ -150,10 +176,72 @@ impl QueryEngine {
             data_dir.canonicalize().map_err(|source| QueryError::DataDir { path: data_dir.to_owned(), source })?;
         let stamp = FileStamp::of(&data_dir.join(MANIFEST_FILE));
         let manifest = Manifest::load(&data_dir)?;
+        let files = Files {
+            location: FileLocation::local(&data_dir),
+            segments: manifest.segments,
+            quarantine: manifest.quarantine,
+            parts_dir: data_dir,
+        };
+        QueryEngine::build(files, None, Source::Manifest(Mutex::new(stamp)), limits)
+    }
+
+    /// Opens everything a shared store's catalog lists, index parts cached
+    /// in `cache_dir`; the catalog is listed again every `poll`, and later
+    /// queries see what changed. Returns once the first listing is in.
+    pub fn open_shared(
+        shared: &Shared,
+        cache_dir: &Path,
+        poll: Duration,
+        limits: QueryLimits,
+    ) -> Result<Self, QueryError> {
+        std::fs::create_dir_all(cache_dir)
+            .map_err(|source| QueryError::DataDir { path: cache_dir.to_owned(), source })?;
+        let cache_dir =
+            cache_dir.canonicalize().map_err(|source| QueryError::DataDir { path: cache_dir.to_owned(), source })?;
+        let follower = Arc::new(shared.follower(cache_dir.clone()));
+        let first = shared
+            .runtime
+            .block_on(follower.poll())
+            .map_err(|e| QueryError::Shared(e.to_string()))?
+            .unwrap_or_default();
+        let storage = follower.storage().clone();
+        let files = Files {
+            location: FileLocation { store: object_store_url(storage.base_url()), prefix: storage.key("").to_string() },
+            segments: first.segments,
+            quarantine: first.quarantine,
+            parts_dir: cache_dir,
+        };
+        let pending = Arc::new(Mutex::new(None));
+        let newest = Arc::clone(&pending);
+        let task = shared.runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(poll).await;
+                match follower.poll().await {
+                    Ok(Some(listing)) => {
+                        *newest.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(listing)
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "cannot follow the shared catalog; trying again"),
+                }
+            }
+        });
+        let store = Some((storage.base_url().clone(), storage.object_store()));
+        QueryEngine::build(files, store, Source::Catalog { pending, follower: task }, limits)
+    }
+
+    fn build(
+        files: Files,
+        store: Option<(url::Url, Arc<dyn object_store::ObjectStore>)>,
+        source: Source,
+        limits: QueryLimits,
+    ) -> Result<Self, QueryError> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)
             .build_arc()
             .map_err(|e| QueryError::Sql(e.to_string()))?;
+        if let Some((url, store)) = store {
+            runtime.register_object_store(&url, store);
+        }
         let config = SessionConfig::new()
             // `current_database()` and the catalog PostgreSQL clients list.
             .with_default_catalog_and_schema(CATALOG, "public")
@@ -168,12 +256,13 @@ impl QueryEngine {
             .build();
         let context = SessionContext::new_with_state(state);
         context.register_udf(search_udf());
-        let parts = Arc::new(PartCache::new(&data_dir));
+        let parts = Arc::new(PartCache::new(&files.parts_dir));
         let events = Arc::new(
-            SegmentTable::new(event_schema(), &data_dir, manifest.segments, "time").with_index(Arc::clone(&parts)),
+            SegmentTable::new(event_schema(), files.location.clone(), files.segments, "time")
+                .with_index(Arc::clone(&parts)),
         );
         let quarantine =
-            Arc::new(SegmentTable::new(quarantine_schema(), &data_dir, manifest.quarantine, "received_at"));
+            Arc::new(SegmentTable::new(quarantine_schema(), files.location, files.quarantine, "received_at"));
         for (name, table) in [("events", &events), ("quarantine", &quarantine)] {
             let table: Arc<dyn TableProvider> = Arc::clone(table) as Arc<dyn TableProvider>;
             context.register_table(name, table).map_err(|e| QueryError::Sql(e.to_string()))?;
@@ -186,31 +275,43 @@ impl QueryEngine {
         Ok(QueryEngine {
             context,
             limits,
-            data_dir,
+            data_dir: files.parts_dir,
             events,
             quarantine,
             parts,
-            manifest_stamp: Mutex::new(stamp),
+            source,
             executor: Some(executor),
         })
     }
 
-    /// Reads the manifest again if it was replaced since the tables were
-    /// built (a server sealed segments): later queries see the new segments,
-    /// queries running keep theirs. Cheap when nothing changed (one `stat`).
+    /// Takes in a newer list of files, if there is one: a data directory's
+    /// manifest replaced since the tables were built (cheap when nothing
+    /// changed: one `stat`), or a shared catalog's newer listing. Later
+    /// queries see the new files, queries running keep theirs.
     pub fn refresh(&self) -> Result<bool, QueryError> {
-        let mut current = self.manifest_stamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Stamp first, then read: a manifest replaced in between is read
-        // again next time, never missed.
-        let stamp = FileStamp::of(&self.data_dir.join(MANIFEST_FILE));
-        if stamp.is_some() && stamp == *current {
-            return Ok(false);
-        }
-        let manifest = Manifest::load(&self.data_dir)?;
-        self.parts.retain(&manifest.segments);
-        self.events.set_segments(manifest.segments);
-        self.quarantine.set_segments(manifest.quarantine);
-        *current = stamp;
+        let (segments, quarantine) = match &self.source {
+            Source::Manifest(stamp) => {
+                let mut current = stamp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                // Stamp first, then read: a manifest replaced in between is read
+                // again next time, never missed.
+                let stamp = FileStamp::of(&self.data_dir.join(MANIFEST_FILE));
+                if stamp.is_some() && stamp == *current {
+                    return Ok(false);
+                }
+                let manifest = Manifest::load(&self.data_dir)?;
+                *current = stamp;
+                (manifest.segments, manifest.quarantine)
+            }
+            Source::Catalog { pending, .. } => {
+                let Some(listing) = pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else {
+                    return Ok(false);
+                };
+                (listing.segments, listing.quarantine)
+            }
+        };
+        self.parts.retain(&segments);
+        self.events.set_segments(segments);
+        self.quarantine.set_segments(quarantine);
         Ok(true)
     }
 
@@ -391,4 +492,10 @@ async fn collect(frame: DataFrame, limits: QueryLimits) -> Result<Answer, QueryE
         batches.push(batch);
     }
     Ok(Answer { schema, batches })
+}
+
+/// The URL DataFusion knows a registered store by (`scheme://bucket`).
+fn object_store_url(base: &url::Url) -> ObjectStoreUrl {
+    // `base` is a scheme and a host, which ObjectStoreUrl always accepts.
+    ObjectStoreUrl::parse(base.as_str()).unwrap_or_else(|_| ObjectStoreUrl::local_filesystem())
 }

@@ -9,7 +9,7 @@
 //! caches footers in the session's metadata cache. On `events`, id
 //! conditions and `search()` go to the index first ([`crate::lookup`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use agentrail_store::SegmentMeta;
@@ -31,12 +31,33 @@ use crate::lookup::{
     IndexLookupExec, PartCache, SegmentRead, index_query, plan_newest, plan_reads, row_selection, search_argument,
 };
 
+/// Where segments' relative paths are: a data directory, or a shared
+/// store's prefix in object storage.
+#[derive(Debug, Clone)]
+pub struct FileLocation {
+    /// The object store DataFusion reads through (registered with the session).
+    pub store: ObjectStoreUrl,
+    /// What goes before a relative path: an absolute directory, or a prefix.
+    pub prefix: String,
+}
+
+impl FileLocation {
+    /// A data directory on the local file system (absolute).
+    pub fn local(dir: &Path) -> FileLocation {
+        FileLocation { store: ObjectStoreUrl::local_filesystem(), prefix: dir.display().to_string() }
+    }
+
+    fn of(&self, relative: &str) -> String {
+        format!("{}/{relative}", self.prefix.trim_end_matches('/'))
+    }
+}
+
 /// A table over a list of Parquet segments sharing one schema.
 #[derive(Debug)]
 pub struct SegmentTable {
     schema: SchemaRef,
-    /// The data directory the segments' relative paths start from (absolute).
-    root: PathBuf,
+    /// Where the segments' relative paths start from.
+    location: FileLocation,
     /// Replaced whole when the manifest changes; a scan keeps the list it started with.
     segments: RwLock<Arc<Vec<SegmentMeta>>>,
     /// The column the segments' min/max times describe.
@@ -48,10 +69,15 @@ pub struct SegmentTable {
 }
 
 impl SegmentTable {
-    pub fn new(schema: SchemaRef, root: &Path, segments: Vec<SegmentMeta>, time_column: &'static str) -> Self {
+    pub fn new(
+        schema: SchemaRef,
+        location: FileLocation,
+        segments: Vec<SegmentMeta>,
+        time_column: &'static str,
+    ) -> Self {
         SegmentTable {
             schema,
-            root: root.to_owned(),
+            location,
             segments: RwLock::new(Arc::new(segments)),
             time_column,
             index: None,
@@ -67,7 +93,7 @@ impl SegmentTable {
     pub fn newest(&self, limit: usize) -> SegmentTable {
         SegmentTable {
             schema: Arc::clone(&self.schema),
-            root: self.root.clone(),
+            location: self.location.clone(),
             segments: RwLock::new(self.segments()),
             time_column: self.time_column,
             index: self.index.clone(),
@@ -139,9 +165,7 @@ impl TableProvider for SegmentTable {
         let bounds = TimeBounds::from_filters(self.time_column, filters);
         let segments = self.segments();
         let candidates: Vec<&SegmentMeta> = SegmentTable::segments_in(&segments, bounds).collect();
-        let file = |segment: &SegmentMeta| {
-            PartitionedFile::new(self.root.join(&segment.path).display().to_string(), segment.bytes)
-        };
+        let file = |segment: &SegmentMeta| PartitionedFile::new(self.location.of(&segment.path), segment.bytes);
         let query = index_query(filters);
         let (files, lookup) = match &self.index {
             Some(parts) if !query.is_empty() => {
@@ -179,7 +203,7 @@ impl TableProvider for SegmentTable {
             let partitions = state.config().target_partitions().max(1);
             let groups = spread(files, partitions);
             let source = Arc::new(ParquetSource::new(Arc::clone(&self.schema)));
-            let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+            let config = FileScanConfigBuilder::new(self.location.store.clone(), source)
                 .with_file_groups(groups)
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)

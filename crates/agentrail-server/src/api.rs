@@ -375,6 +375,7 @@ fn query_refusal(error: QueryError) -> Refusal {
         QueryError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         QueryError::TooManyRows(_) | QueryError::Memory { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         QueryError::Manifest(_) | QueryError::DataDir { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        QueryError::Shared(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     problem(status, error.to_string())
 }

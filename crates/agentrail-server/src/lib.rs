@@ -134,6 +134,19 @@ pub struct ServeOptions {
     pub syslog: Option<SyslogConfig>,
     /// The PostgreSQL wire protocol, unless turned off ([`pg`]).
     pub postgres: Option<PgConfig>,
+    /// Answer queries over a shared store's catalog (everything every node
+    /// wrote) rather than this data directory.
+    pub shared: Option<SharedQueries>,
+}
+
+/// Queries over a shared store.
+#[derive(Debug, Clone)]
+pub struct SharedQueries {
+    pub shared: agentrail_shared::Shared,
+    /// Where index parts are cached.
+    pub cache_dir: std::path::PathBuf,
+    /// How often the catalog is listed again.
+    pub poll: std::time::Duration,
 }
 
 /// Where the server listens, once bound.
@@ -171,6 +184,7 @@ pub async fn serve(
         audit: audited,
         syslog,
         postgres,
+        shared,
     } = options;
     if config.tokens.is_empty() && !config.listen.ip().is_loopback() {
         return Err(ServerError::OpenWithoutTokens(config.listen));
@@ -182,7 +196,10 @@ pub async fn serve(
         .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
     let metrics = Metrics::default();
-    let engine = Arc::new(QueryEngine::open(store.dir(), query_limits)?);
+    let engine = Arc::new(match &shared {
+        Some(shared) => QueryEngine::open_shared(&shared.shared, &shared.cache_dir, shared.poll, query_limits)?,
+        None => QueryEngine::open(store.dir(), query_limits)?,
+    });
     // The report history is SQL too (`findings`, `report_runs`), and named
     // queries are table functions (HTTP and PostgreSQL).
     if let Err(error) = agentrail_report::register_report_tables(&engine, store.dir()) {

@@ -235,8 +235,8 @@ impl Sealer {
                 Err(_) => return Err("the sealing thread panicked; restart to replay the log".into()),
             }
         }
-        if let Some(sealed) = self.unlisted.take() {
-            match store.finish_seal(&sealed) {
+        if let Some(mut sealed) = self.unlisted.take() {
+            match store.finish_seal(&mut sealed) {
                 Ok(()) => metrics.segments_sealed.add(sealed.segments.len() as u64),
                 Err(error) if wait => return Err(format!("cannot update the manifest: {error}")),
                 Err(error) => {

@@ -255,6 +255,7 @@ impl Store {
     /// whose inputs are no longer all listed (something else rewrote them
     /// meanwhile) is dropped and its files removed.
     pub fn finish_compaction(&mut self, done: &CompactionDone) -> Result<(), StoreError> {
+        self.refuse_if_shared("compaction")?;
         let listed: HashSet<&str> = self.manifest().segments.iter().map(|s| s.path.as_str()).collect();
         let (valid, stale): (Vec<&Merge>, Vec<&Merge>) =
             done.merges.iter().partition(|m| m.from.iter().all(|s| listed.contains(s.path.as_str())));
@@ -327,6 +328,7 @@ impl Store {
     /// thread), then deletes whatever retired files are due. A dry run
     /// writes nothing.
     pub fn compact(&mut self, policy: &CompactionPolicy, dry_run: bool) -> Result<CompactionOutcome, StoreError> {
+        self.refuse_if_shared("compaction")?;
         let now = Timestamp::now();
         let job = self.begin_compaction(policy, now);
         if dry_run {

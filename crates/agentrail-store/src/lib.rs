@@ -3,7 +3,8 @@
 //! The write path promises one thing above all: an acknowledged event is
 //! never lost. [`wal`] makes a batch durable (appended and fsynced) before it
 //! is acknowledged; [`segment`]s (Parquet) with their [`index`] parts (Tantivy) and the [`manifest`] that lists
-//! them come after, and the log is only trimmed once its entries are sealed.
+//! them come after, and the log is only trimmed once its entries are sealed. A store shared by
+//! several nodes is reached through [`publish::Publish`].
 //! [`store::Store`] ties them together, with deduplication by event id;
 //! rejected records go to [`quarantine`]; small state files are replaced [`durable`]ly. This crate knows nothing of HTTP or Kafka: callers
 //! acknowledge, or commit offsets, after [`wal::Wal::sync`] returns.
@@ -17,6 +18,7 @@ pub mod integrity;
 pub mod jsonl;
 pub mod manifest;
 pub mod merkle;
+pub mod publish;
 pub mod quarantine;
 pub mod retention;
 pub mod segment;
@@ -28,6 +30,7 @@ pub use compaction::{CompactionDone, CompactionJob, CompactionOutcome, Compactio
 pub use index::{CompiledQuery, IndexError, IndexPart, IndexQuery, PartProblem};
 pub use integrity::{Integrity, IntegrityError, IntegrityOptions};
 pub use manifest::{Manifest, ManifestError};
+pub use publish::{Files, Publish, PublishError, Reconciled, Records};
 pub use quarantine::{Quarantined, quarantine_schema};
 pub use retention::{RetentionDone, RetentionJob, RetentionOutcome, RetentionPolicy};
 pub use segment::{SegmentError, SegmentMeta};

@@ -145,6 +145,7 @@ impl Store {
 
     /// Makes a finished job's changes durable: see the module's doc.
     pub fn finish_retention(&mut self, done: &RetentionDone) -> Result<(), StoreError> {
+        self.refuse_if_shared("retention")?;
         if done.removed.is_empty() && done.added.is_empty() {
             return Ok(());
         }
@@ -170,6 +171,7 @@ impl Store {
         now: Timestamp,
         dry_run: bool,
     ) -> Result<RetentionOutcome, StoreError> {
+        self.refuse_if_shared("retention")?;
         let job = self.begin_retention(policy, now);
         if dry_run {
             return job.plan_only();

@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use agentrail_event::{Event, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,7 @@ use crate::index::{IndexError, IndexPart, PartProblem, part_path, rebuild_part};
 use crate::integrity::{Integrity, IntegrityError, IntegrityOptions};
 use crate::jsonl::JsonlError;
 use crate::manifest::{Manifest, ManifestError};
+use crate::publish::{Files, Publish, PublishError, Reconciled, Records};
 use crate::quarantine::{Quarantined, write_quarantine};
 use crate::retention;
 use crate::segment::{SegmentError, SegmentMeta, for_each_event_id, write_segments};
@@ -52,6 +54,10 @@ pub enum StoreError {
          through the server's API"
     )]
     Locked(PathBuf),
+    #[error("publishing to the shared store: {0}")]
+    Publish(#[source] PublishError),
+    #[error("{0} is not available on a shared store yet ([storage]): it would change files other nodes read")]
+    NotShared(&'static str),
     #[error("data directory {path}: {source}")]
     Io {
         path: PathBuf,
@@ -69,6 +75,7 @@ impl StoreError {
             StoreError::Wal(_)
             | StoreError::Segment(SegmentError::Io { .. } | SegmentError::Index(IndexError::Io { .. }))
             | StoreError::Integrity(IntegrityError::Log(JsonlError::Io { .. }))
+            | StoreError::Publish(_)
             | StoreError::Io { .. } => true,
             _ => false,
         }
@@ -86,6 +93,8 @@ pub struct StoreOptions {
     pub wal: WalOptions,
     /// Where the digest chain, its checkpoints and the signing key live.
     pub integrity: IntegrityOptions,
+    /// The shared store each seal is published to, if any.
+    pub publisher: Option<Arc<dyn Publish>>,
 }
 
 impl Default for StoreOptions {
@@ -96,6 +105,7 @@ impl Default for StoreOptions {
             auto_seal: true,
             wal: WalOptions::default(),
             integrity: IntegrityOptions::default(),
+            publisher: None,
         }
     }
 }
@@ -130,6 +140,8 @@ pub struct OpenReport {
     /// Segments the digest chain holds but no manifest listed: a seal a
     /// crash interrupted, whose rows are sealed again from the log.
     pub abandoned_seals: usize,
+    /// What bringing the shared catalog to the manifest changed.
+    pub reconciled: Reconciled,
 }
 
 /// A data directory open for writing.
@@ -181,6 +193,11 @@ impl Store {
         leaves.extend(repair_index_parts(dir, &manifest)?);
         report.rebuilt_index_parts = leaves.len() - report.abandoned_seals;
         integrity.record(&leaves)?;
+        if let Some(publisher) = &options.publisher {
+            let records =
+                Records { dir: &options.integrity.dir(dir), public_key: &options.integrity.public_key_file(dir) };
+            report.reconciled = publisher.reconcile(dir, &manifest, records).map_err(StoreError::Publish)?;
+        }
         let mut seen = HashSet::new();
         for segment in &manifest.segments {
             for_each_event_id(&dir.join(&segment.path), |id| {
@@ -229,6 +246,17 @@ impl Store {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether seals are published to a shared store.
+    pub fn is_shared(&self) -> bool {
+        self.options.publisher.is_some()
+    }
+
+    /// Refuses `what` on a shared store: compaction and retention change
+    /// files other nodes read, through steps only the local manifest knows.
+    pub(crate) fn refuse_if_shared(&self, what: &'static str) -> Result<(), StoreError> {
+        if self.is_shared() { Err(StoreError::NotShared(what)) } else { Ok(()) }
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -351,8 +379,8 @@ impl Store {
     pub fn seal(&mut self) -> Result<Vec<SegmentMeta>, StoreError> {
         let Some(job) = self.begin_seal() else { return Ok(Vec::new()) };
         match job.run() {
-            Ok(sealed) => {
-                self.finish_seal(&sealed)?;
+            Ok(mut sealed) => {
+                self.finish_seal(&mut sealed)?;
                 Ok(sealed.segments)
             }
             Err(failure) => {
@@ -368,11 +396,17 @@ impl Store {
     /// [`Store::finish_seal`], so a crash before it replays them.
     pub fn begin_seal(&mut self) -> Option<SealJob> {
         let (first, last) = self.pending_seqs.take()?;
+        // Named after the log entries they hold (a crash before the manifest
+        // is written rewrites the same names on the next seal), and in a
+        // shared store after the node, so no two nodes' names meet.
+        let name = match &self.options.publisher {
+            Some(publisher) => format!("{}-{first:020}-{last:020}", publisher.node()),
+            None => format!("{first:020}-{last:020}"),
+        };
         Some(SealJob {
             dir: self.dir.clone(),
-            // Named after the log entries they hold: a crash before the
-            // manifest is written rewrites the same names on the next seal.
-            name: format!("{first:020}-{last:020}"),
+            name,
+            publisher: self.options.publisher.clone(),
             first,
             last,
             events: std::mem::take(&mut self.pending_events),
@@ -381,11 +415,21 @@ impl Store {
     }
 
     /// Records a finished job's segments in the digest chain and signs it,
-    /// lists them in the manifest (durably), then trims the log it covered.
-    /// Jobs must finish in the order they began. On error the manifest is
-    /// unchanged, and the same job may be finished again.
-    pub fn finish_seal(&mut self, sealed: &SealedJob) -> Result<(), StoreError> {
-        self.integrity.record(&sealed.leaves)?;
+    /// lists them in the shared catalog (if any) and in the manifest
+    /// (durably), then trims the log it covered. Jobs must finish in the
+    /// order they began. On error the manifest is unchanged, and the same
+    /// job may be finished again.
+    pub fn finish_seal(&mut self, sealed: &mut SealedJob) -> Result<(), StoreError> {
+        if !sealed.recorded {
+            self.integrity.record(&sealed.leaves)?;
+            sealed.recorded = true;
+        }
+        if let Some(publisher) = &self.options.publisher {
+            let files = Files { dir: &self.dir, segments: &sealed.segments, quarantine: &sealed.quarantine };
+            let integrity = &self.options.integrity;
+            let records = Records { dir: &integrity.dir(&self.dir), public_key: &integrity.public_key_file(&self.dir) };
+            publisher.list(files, records).map_err(StoreError::Publish)?;
+        }
         let mut manifest = self.manifest.clone();
         manifest.segments.extend(sealed.segments.iter().cloned());
         manifest.quarantine.extend(sealed.quarantine.iter().cloned());
@@ -434,6 +478,7 @@ pub const LOCK_FILE: &str = "writer.lock";
 pub struct SealJob {
     dir: PathBuf,
     name: String,
+    publisher: Option<Arc<dyn Publish>>,
     first: u64,
     last: u64,
     events: Vec<Event>,
@@ -455,6 +500,8 @@ pub struct SealedJob {
     quarantine: Vec<SegmentMeta>,
     /// The digest chain's leaves for the files, segments first.
     leaves: Vec<Leaf>,
+    /// Whether the leaves are in the chain (a retried finish adds them once).
+    recorded: bool,
 }
 
 impl SealJob {
@@ -463,8 +510,9 @@ impl SealJob {
         self.events.len()
     }
 
-    /// Writes the segments and quarantine files. On failure, the job comes
-    /// back with the error, for [`Store::restore`].
+    /// Writes the segments and quarantine files (and uploads them to the
+    /// shared store, if any). On failure, the job comes back with the
+    /// error, for [`Store::restore`].
     pub fn run(self) -> Result<SealedJob, Box<SealFailure>> {
         let segments = match write_segments(&self.dir, &self.name, &self.events) {
             Ok(segments) => segments,
@@ -478,7 +526,13 @@ impl SealJob {
             Ok(leaves) => leaves,
             Err(error) => return Err(Box::new(SealFailure { job: self, error })),
         };
-        Ok(SealedJob { last: self.last, segments, quarantine, leaves })
+        if let Some(publisher) = &self.publisher {
+            let files = Files { dir: &self.dir, segments: &segments, quarantine: &quarantine };
+            if let Err(error) = publisher.upload(files) {
+                return Err(Box::new(SealFailure { job: self, error: StoreError::Publish(error) }));
+            }
+        }
+        Ok(SealedJob { last: self.last, segments, quarantine, leaves, recorded: false })
     }
 
     /// The chain's leaf of each written file.

@@ -159,8 +159,8 @@ fn sealing_elsewhere_lets_appends_go_on_and_a_crash_mid_seal_loses_nothing() {
         assert_eq!(job.rows(), first.len());
         // Appends go on while the job is written (here: before it runs).
         store.append(second.to_vec(), Vec::new()).expect("durable");
-        let sealed = job.run().expect("written");
-        store.finish_seal(&sealed).expect("listed");
+        let mut sealed = job.run().expect("written");
+        store.finish_seal(&mut sealed).expect("listed");
         assert_eq!(store.manifest().total_rows(), first.len() as u64);
 
         store.append(third.to_vec(), Vec::new()).expect("durable");

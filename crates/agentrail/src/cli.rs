@@ -1,5 +1,6 @@
 //! The command line.
 
+use agentrail_shared::{CatalogConfig, StorageConfig};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -179,6 +180,45 @@ impl IntegrityArgs {
     }
 }
 
+/// Reading a store several nodes share instead of a data directory.
+#[derive(Debug, Args)]
+pub struct SharedArgs {
+    /// The shared store's object storage (s3://bucket/prefix, gs://, az://,
+    /// file:///path): read everything every node listed in the catalog.
+    #[arg(long, env = "AGENTRAIL_STORAGE", value_name = "URL")]
+    pub storage: Option<String>,
+
+    /// A setting of the object storage (endpoint=…, region=…,
+    /// allow_http=true); repeat for more.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", requires = "storage")]
+    pub storage_options: Vec<String>,
+
+    /// The catalog (postgres://user:password@host/db); the embedded one in
+    /// the object storage when absent.
+    #[arg(long, env = "AGENTRAIL_CATALOG", value_name = "URL", requires = "storage")]
+    pub catalog: Option<String>,
+}
+
+impl SharedArgs {
+    /// No shared store: a data directory.
+    pub fn none() -> SharedArgs {
+        SharedArgs { storage: None, storage_options: Vec::new(), catalog: None }
+    }
+
+    /// The `[storage]` and `[catalog]` these flags stand for, if any.
+    pub fn configs(&self) -> anyhow::Result<Option<(StorageConfig, CatalogConfig)>> {
+        let Some(url) = &self.storage else { return Ok(None) };
+        let mut options = std::collections::BTreeMap::new();
+        for option in &self.storage_options {
+            let Some((key, value)) = option.split_once('=') else {
+                anyhow::bail!("--storage-option takes KEY=VALUE, not {option:?}");
+            };
+            options.insert(key.trim().to_owned(), value.trim().to_owned());
+        }
+        Ok(Some((StorageConfig { url: url.clone(), options }, CatalogConfig { url: self.catalog.clone() })))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The data directory.
@@ -313,9 +353,12 @@ fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The data directory.
+    /// The data directory (with a shared store: where index parts are cached).
     #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
     pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub shared: SharedArgs,
 
     /// Add the events linked through trace, credential or agent and task.
     #[arg(long)]
@@ -342,9 +385,12 @@ pub enum ReplayFormat {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// The data directory.
+    /// The data directory (with a shared store: where index parts are cached).
     #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
     pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub shared: SharedArgs,
 
     /// How the answer is printed: an aligned table, a JSON array of row
     /// objects, or CSV with a header.
@@ -402,9 +448,12 @@ pub struct QueriesArgs {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// The data directory.
+    /// The data directory (with a shared store: where index parts are cached).
     #[arg(long, env = "AGENTRAIL_DATA_DIR", default_value = "data", value_name = "DIR")]
     pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub shared: SharedArgs,
 
     /// Only events at or after this time (RFC 3339).
     #[arg(long, value_name = "TIME")]

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use agentrail_collect::{Limits, Normalizer, Redactor, Registry, SourceChoice};
 use agentrail_query::{NamedQueries, QueryEngine, QueryLimits};
+use agentrail_shared::Shared;
 use agentrail_store::{Store, StoreOptions};
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{MappingArgs, QueriesDirArg};
+use crate::cli::{MappingArgs, QueriesDirArg, SharedArgs};
 
 /// Logs go to stderr; stdout is for data.
 pub fn init_tracing(verbose: u8) {
@@ -58,8 +59,15 @@ pub fn source_choice(normalizer: &Normalizer, source: &str) -> anyhow::Result<So
     Ok(choice)
 }
 
-/// Opens a data directory for reading, refusing a path that is not one.
-pub fn query_engine(data_dir: &Path, limits: QueryLimits) -> anyhow::Result<QueryEngine> {
+/// Opens a data directory for reading, refusing a path that is not one;
+/// or, given a shared store, everything its catalog lists (index parts
+/// cached under the data directory).
+pub fn query_engine(data_dir: &Path, shared: &SharedArgs, limits: QueryLimits) -> anyhow::Result<QueryEngine> {
+    if let Some((storage, catalog)) = shared.configs()? {
+        let shared = Shared::open(&storage, &catalog)?;
+        let poll = std::time::Duration::from_secs(1);
+        return Ok(QueryEngine::open_shared(&shared, &data_dir.join("cache"), poll, limits)?);
+    }
     if !data_dir.is_dir() {
         anyhow::bail!("{} is not a data directory (see --data-dir)", data_dir.display());
     }

@@ -98,7 +98,7 @@ fn query_refusal(error: &QueryError) -> PgWireError {
         QueryError::Memory { .. } => "53200",  // out_of_memory
         QueryError::TooManyRows(_) => "54000", // program_limit_exceeded
         QueryError::Sql(_) => "42000",         // syntax_error_or_access_rule_violation
-        QueryError::Manifest(_) | QueryError::DataDir { .. } => "58030", // io_error
+        QueryError::Manifest(_) | QueryError::DataDir { .. } | QueryError::Shared(_) => "58030", // io_error
     };
     refusal(code, error.to_string())
 }

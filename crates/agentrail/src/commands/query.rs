@@ -19,7 +19,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     if args.named.is_none() && !args.params.is_empty() {
         anyhow::bail!("--param gives a named query's parameters: use it with --named NAME");
     }
-    let engine = setup::query_engine(&args.data_dir, limits)?;
+    let engine = setup::query_engine(&args.data_dir, &args.shared, limits)?;
     let runtime = setup::query_runtime()?;
     let answer = match (&args.named, &args.sql) {
         (Some(name), _) => {

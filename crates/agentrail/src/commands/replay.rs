@@ -13,7 +13,7 @@ use crate::setup;
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let limits = QueryLimits { timeout: Duration::from_secs(args.timeout), ..QueryLimits::default() };
-    let engine = setup::query_engine(&args.data_dir, limits)?;
+    let engine = setup::query_engine(&args.data_dir, &args.shared, limits)?;
     let runtime = setup::query_runtime()?;
     let replayed = runtime.block_on(replay(&engine, &args.correlation_id, args.expand));
     let replayed = replayed?;

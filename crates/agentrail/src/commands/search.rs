@@ -25,7 +25,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
         limit: args.limit,
     };
     let limits = QueryLimits { timeout: Duration::from_secs(args.timeout), ..QueryLimits::default() };
-    let engine = setup::query_engine(&args.data_dir, limits)?;
+    let engine = setup::query_engine(&args.data_dir, &args.shared, limits)?;
     let answer = setup::query_runtime()?.block_on(search(&engine, &request))?;
     let mut out = std::io::stdout().lock();
     match args.format {

@@ -11,10 +11,11 @@ use agentrail_query::QueryLimits;
 use agentrail_report::{RuleError, RuleFailure, Rules};
 use agentrail_server::{
     CompactionConfig, HttpConfig, HttpLimits, IngestToken, KafkaConfig, Listening, PgConfig, ReportsConfig,
-    RetentionConfig, ServeOptions, SyslogConfig, TlsConfig, WriterOptions,
+    RetentionConfig, ServeOptions, SharedQueries, SyslogConfig, TlsConfig, WriterOptions,
 };
+use agentrail_shared::{CatalogConfig, Shared, StorageConfig};
 use agentrail_store::verify::VerifyOptions;
-use agentrail_store::{IntegrityOptions, Store, StoreOptions};
+use agentrail_store::{IntegrityOptions, Publish, Store, StoreOptions};
 use anyhow::Context;
 use serde::Deserialize;
 
@@ -63,6 +64,25 @@ struct ConfigFile {
     /// The PostgreSQL wire protocol (on by default, on loopback).
     #[serde(default)]
     postgres: PostgresFile,
+    /// Sealed files shared with other nodes through object storage (off by
+    /// default: the data directory holds everything).
+    storage: Option<StorageConfig>,
+    /// The list of shared files: embedded in the object storage, or PostgreSQL.
+    #[serde(default)]
+    catalog: CatalogConfig,
+    /// This node among others sharing the store.
+    #[serde(default)]
+    node: NodeFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeFile {
+    /// Unique among the nodes sharing a store; made up and kept in the data
+    /// directory when absent.
+    id: Option<String>,
+    /// How often the catalog is listed again for queries (milliseconds).
+    catalog_poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,7 +220,23 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         writer_options.seal_age = std::time::Duration::from_secs(seconds);
     }
     let (retention, retention_interval) = config.retention.policy()?;
-    let compaction = config.compaction.compaction()?;
+    let mut compaction = config.compaction.compaction()?;
+    let shared = match &config.storage {
+        Some(storage) => {
+            if !retention.is_empty() {
+                anyhow::bail!(
+                    "[retention] is not available with [storage] yet: it would delete files other nodes read"
+                );
+            }
+            // Merges would change files other nodes read: not yet on a shared store.
+            compaction.interval = None;
+            let shared = Shared::open(storage, &config.catalog)
+                .with_context(|| format!("cannot open the shared store {}", storage.url))?;
+            let node = agentrail_shared::node_id(config.node.id.as_deref(), &data_dir)?;
+            Some((shared, node))
+        }
+        None => None,
+    };
     let query_limits = config.query.limits();
     if compaction.policy.grace < query_limits.timeout {
         eprintln!(
@@ -225,9 +261,22 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
             auto_seal: false,
             seal_rows: StoreOptions::default().seal_rows / 2,
             integrity: integrity.clone(),
+            publisher: shared.as_ref().map(|(shared, node)| shared.publisher(node.clone()) as Arc<dyn Publish>),
             ..StoreOptions::default()
         },
     )?;
+    let shared = shared.map(|(shared, node)| {
+        eprintln!(
+            "agentrail: node {node}, sealing to {} (catalog: {})",
+            shared.storage.describe(""),
+            shared.catalog.describe()
+        );
+        SharedQueries {
+            shared,
+            cache_dir: data_dir.join("cache"),
+            poll: std::time::Duration::from_millis(config.node.catalog_poll_ms.unwrap_or(1000).max(10)),
+        }
+    });
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let http = HttpConfig { listen, tokens: config.tokens, limits, tls: config.tls };
     let queries_dir = QueriesDirArg { dir: args.queries.dir.or(config.queries_dir) };
@@ -256,6 +305,7 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         audit: config.audit.enabled,
         syslog: config.syslog,
         postgres: config.postgres.config(args.pg_listen),
+        shared,
     };
     Ok(Prepared { options, normalizer, store, scheme, data_shown: data_dir.display().to_string() })
 }

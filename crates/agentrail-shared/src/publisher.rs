@@ -1,0 +1,154 @@
+//! A node's seals, published to the shared store (see
+//! [`agentrail_store::publish`] for when each step runs).
+//!
+//! Layout under the storage prefix: each file at its data-directory path
+//! (`segments/dt=…/<node>-<first>-<last>.parquet`, its index part under
+//! `index/dt=…/<name>/`, `quarantine/dt=…/…`), and each node's integrity
+//! records under `integrity/<node>/` (the chain, the checkpoints and the
+//! public key; never the private key).
+
+use std::path::Path;
+
+use agentrail_store::chain::CHAIN_FILE;
+use agentrail_store::index::part_path;
+use agentrail_store::integrity::CHECKPOINTS_FILE;
+use agentrail_store::{Files, Manifest, Publish, PublishError, Reconciled, Records, SegmentMeta};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::catalog::{Catalog, Listing};
+use crate::runtime::SharedRuntime;
+use crate::storage::{SharedStorage, StorageError};
+
+/// Uploads at once per seal: enough to hide a round trip, few enough for
+/// two cores.
+const UPLOADS_IN_FLIGHT: usize = 8;
+
+/// Where a node's integrity records go.
+pub fn records_prefix(node: &str) -> String {
+    format!("integrity/{node}")
+}
+
+/// The public key's name in a node's integrity records.
+pub const PUBLIC_KEY_OBJECT: &str = "checkpoint.key.pub";
+
+/// One node's side of the shared store.
+#[derive(Debug)]
+pub struct Publisher {
+    node: String,
+    storage: SharedStorage,
+    catalog: Catalog,
+    runtime: SharedRuntime,
+}
+
+impl Publisher {
+    pub fn new(node: String, storage: SharedStorage, catalog: Catalog, runtime: SharedRuntime) -> Publisher {
+        Publisher { node, storage, catalog, runtime }
+    }
+
+    async fn upload_files(&self, files: Files<'_>) -> Result<(), StorageError> {
+        let mut uploads: Vec<(std::path::PathBuf, String, bool)> = Vec::new();
+        for segment in files.segments {
+            uploads.push((files.dir.join(&segment.path), segment.path.clone(), false));
+            let part = part_path(&segment.path);
+            uploads.push((files.dir.join(&part), part, true));
+        }
+        for file in files.quarantine {
+            uploads.push((files.dir.join(&file.path), file.path.clone(), false));
+        }
+        futures::stream::iter(uploads)
+            .map(|(local, relative, is_dir)| async move {
+                if is_dir {
+                    self.storage.upload_dir(&local, &relative).await
+                } else {
+                    self.storage.upload(&local, &relative).await
+                }
+            })
+            .buffer_unordered(UPLOADS_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn upload_records(&self, records: Records<'_>) -> Result<(), StorageError> {
+        let prefix = records_prefix(&self.node);
+        for name in [CHAIN_FILE, CHECKPOINTS_FILE] {
+            let local = records.dir.join(name);
+            if local.exists() {
+                self.storage.upload(&local, &format!("{prefix}/{name}")).await?;
+            }
+        }
+        if records.public_key.exists() {
+            self.storage.upload(records.public_key, &format!("{prefix}/{PUBLIC_KEY_OBJECT}")).await?;
+        }
+        Ok(())
+    }
+
+    async fn reconcile_now(
+        &self,
+        dir: &Path,
+        manifest: &Manifest,
+        records: Records<'_>,
+    ) -> Result<Reconciled, PublishError> {
+        self.catalog.claim(&self.node).await?;
+        let listed = self.catalog.list_node(&self.node).await?;
+        let in_manifest: std::collections::HashSet<&str> =
+            manifest.segments.iter().chain(&manifest.quarantine).map(|s| s.path.as_str()).collect();
+        let in_catalog = listed.paths();
+        let unlisted: Vec<String> =
+            in_catalog.iter().filter(|path| !in_manifest.contains(**path)).map(|path| (*path).to_owned()).collect();
+        let missing = |files: &[SegmentMeta]| -> Vec<SegmentMeta> {
+            files.iter().filter(|s| !in_catalog.contains(s.path.as_str())).cloned().collect()
+        };
+        let publish = Listing { segments: missing(&manifest.segments), quarantine: missing(&manifest.quarantine) };
+        if !publish.segments.is_empty() || !publish.quarantine.is_empty() {
+            tracing::info!(
+                files = publish.segments.len() + publish.quarantine.len(),
+                "uploading sealed files the shared catalog does not list yet"
+            );
+            self.upload_files(Files { dir, segments: &publish.segments, quarantine: &publish.quarantine }).await?;
+        }
+        self.upload_records(records).await?;
+        if !unlisted.is_empty() || !publish.segments.is_empty() || !publish.quarantine.is_empty() {
+            self.catalog.change(&self.node, &publish, &unlisted).await?;
+        }
+        if !unlisted.is_empty() {
+            tracing::warn!(
+                files = unlisted.len(),
+                "unlisted files the catalog held beyond this node's manifest (a crash between the two); their rows \
+                 are sealed again from the write-ahead log"
+            );
+            for path in &unlisted {
+                self.storage.delete(path).await?;
+                let part = part_path(path);
+                for object in self.storage.list(&part).await? {
+                    self.storage.delete(&object).await?;
+                }
+            }
+        }
+        let published = publish.segments.iter().chain(&publish.quarantine).map(|s| s.path.clone()).collect();
+        Ok(Reconciled { unlisted, published })
+    }
+}
+
+impl Publish for Publisher {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn upload(&self, files: Files<'_>) -> Result<(), PublishError> {
+        self.runtime.block_on(self.upload_files(files)).map_err(Into::into)
+    }
+
+    fn list(&self, files: Files<'_>, records: Records<'_>) -> Result<(), PublishError> {
+        self.runtime.block_on(async {
+            self.upload_records(records).await?;
+            let added = Listing { segments: files.segments.to_vec(), quarantine: files.quarantine.to_vec() };
+            self.catalog.change(&self.node, &added, &[]).await?;
+            Ok::<(), PublishError>(())
+        })
+    }
+
+    fn reconcile(&self, dir: &Path, manifest: &Manifest, records: Records<'_>) -> Result<Reconciled, PublishError> {
+        self.runtime.block_on(self.reconcile_now(dir, manifest, records))
+    }
+}
