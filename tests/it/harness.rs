@@ -206,26 +206,28 @@ pub fn duckdb(sql: &str) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("rows as JSON")
 }
 
-/// The `tansu` Kafka-protocol broker binary: `$AGENTRAIL_TANSU`, else on
-/// `PATH`, else in cargo's bin directory.
-pub fn tansu_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("AGENTRAIL_TANSU") {
+/// A test's server binary installed with cargo: `$env_var`, else on
+/// `PATH`, else in cargo's bin directory; `install` says how to get it.
+pub fn cargo_installed(name: &str, env_var: &str, install: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env_var) {
         return PathBuf::from(path);
     }
     let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join("tansu")).find(|p| p.is_file()))
+        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file()))
         .unwrap_or_default();
     let in_cargo = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .map(|home| home.join("bin/tansu"))
+        .map(|home| home.join("bin").join(name))
         .filter(|p| p.is_file());
-    on_path.or(in_cargo).unwrap_or_else(|| {
-        panic!(
-            "the Kafka tests need the tansu broker: `cargo install tansu --version 0.6.0 --locked --features dynostore` \
-             (.ci/run does this), or set AGENTRAIL_TANSU"
-        )
-    })
+    on_path
+        .or(in_cargo)
+        .unwrap_or_else(|| panic!("these tests need {name}: `{install}` (.ci/run does this), or set {env_var}"))
+}
+
+/// The `tansu` Kafka-protocol broker binary.
+pub fn tansu_bin() -> PathBuf {
+    cargo_installed("tansu", "AGENTRAIL_TANSU", "cargo install tansu --version 0.6.0 --locked --features dynostore")
 }
 
 /// A `tansu` broker with in-memory storage on a free loopback port, killed when dropped.

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::harness::{Server, TempDir, duckdb, http, run, stderr, wait_until};
+use crate::harness::{Server, TempDir, cargo_installed, duckdb, http, run, stderr, wait_until};
 
 const ACCESS_KEY: &str = "agentrail-test";
 const SECRET_KEY: &str = "agentrail-test-secret";
@@ -22,19 +22,6 @@ fn wait_for_port(port: u16, what: &str) {
     });
 }
 
-/// A cargo-installed binary: on `PATH`, or in cargo's bin directory.
-fn installed(name: &str, install: &str) -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file()))
-        .unwrap_or_default();
-    let in_cargo = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .map(|home| home.join("bin").join(name))
-        .filter(|p| p.is_file());
-    on_path.or(in_cargo).unwrap_or_else(|| panic!("these tests need {name}: `{install}` (.ci/run does this)"))
-}
-
 /// `s3s-fs`, an S3-compatible server over a directory, killed when dropped.
 struct S3Server {
     child: Child,
@@ -43,7 +30,11 @@ struct S3Server {
 
 impl S3Server {
     fn start(root: &Path) -> S3Server {
-        let bin = installed("s3s-fs", "cargo install s3s-fs --version 0.14.1 --features binary --locked");
+        let bin = cargo_installed(
+            "s3s-fs",
+            "AGENTRAIL_S3S_FS",
+            "cargo install s3s-fs --version 0.14.1 --features binary --locked",
+        );
         std::fs::create_dir_all(root.join(BUCKET)).expect("bucket directory");
         let port = free_port();
         let child = Command::new(bin)

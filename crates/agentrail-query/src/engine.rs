@@ -206,7 +206,10 @@ impl QueryEngine {
             .unwrap_or_default();
         let storage = follower.storage().clone();
         let files = Files {
-            location: FileLocation { store: object_store_url(storage.base_url()), prefix: storage.key("").to_string() },
+            location: FileLocation {
+                store: ObjectStoreUrl::parse(storage.base_url()).map_err(|e| QueryError::Shared(e.to_string()))?,
+                prefix: storage.key("").to_string(),
+            },
             segments: first.segments,
             quarantine: first.quarantine,
             parts_dir: cache_dir,
@@ -492,10 +495,4 @@ async fn collect(frame: DataFrame, limits: QueryLimits) -> Result<Answer, QueryE
         batches.push(batch);
     }
     Ok(Answer { schema, batches })
-}
-
-/// The URL DataFusion knows a registered store by (`scheme://bucket`).
-fn object_store_url(base: &url::Url) -> ObjectStoreUrl {
-    // `base` is a scheme and a host, which ObjectStoreUrl always accepts.
-    ObjectStoreUrl::parse(base.as_str()).unwrap_or_else(|_| ObjectStoreUrl::local_filesystem())
 }

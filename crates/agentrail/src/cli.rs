@@ -180,8 +180,9 @@ impl IntegrityArgs {
     }
 }
 
-/// Reading a store several nodes share instead of a data directory.
-#[derive(Debug, Args)]
+/// Reading a store several nodes share instead of a data directory (none
+/// by default).
+#[derive(Debug, Default, Args)]
 pub struct SharedArgs {
     /// The shared store's object storage (s3://bucket/prefix, gs://, az://,
     /// file:///path): read everything every node listed in the catalog.
@@ -200,11 +201,6 @@ pub struct SharedArgs {
 }
 
 impl SharedArgs {
-    /// No shared store: a data directory.
-    pub fn none() -> SharedArgs {
-        SharedArgs { storage: None, storage_options: Vec::new(), catalog: None }
-    }
-
     /// The `[storage]` and `[catalog]` these flags stand for, if any.
     pub fn configs(&self) -> anyhow::Result<Option<(StorageConfig, CatalogConfig)>> {
         let Some(url) = &self.storage else { return Ok(None) };

@@ -118,7 +118,7 @@ async fn show(args: &DemoArgs, data_dir: &Path, temporary: bool, at: Listening) 
     let accepted = ingest(&client, &base, &ndjson).await?;
     wait_until_sealed(&client, &base, accepted).await?;
 
-    let engine = setup::query_engine(data_dir, &crate::cli::SharedArgs::none(), QueryLimits::default())?;
+    let engine = setup::query_engine(data_dir, &crate::cli::SharedArgs::default(), QueryLimits::default())?;
     let (incident, replayed) = most_interesting(&engine, &truth).await?;
     let (rules, _) = Rules::load(None)?;
     let window = Duration::from_secs(u64::from(DAYS + 1) * 86_400);

@@ -22,7 +22,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let (rules, broken) = Rules::load(args.rules.as_deref())?;
     let limits = QueryLimits { timeout: Duration::from_secs(args.timeout), ..QueryLimits::default() };
-    let engine = setup::query_engine(&args.data_dir, &crate::cli::SharedArgs::none(), limits)?;
+    let engine = setup::query_engine(&args.data_dir, &crate::cli::SharedArgs::default(), limits)?;
     let runtime = setup::query_runtime()?;
     let mut report = runtime.block_on(run_rules(&engine, &rules, until, args.since));
     // Unusable files come first: a rule that silently never runs is the worst outcome.
