@@ -132,3 +132,34 @@ fn compaction_and_retention_are_refused_on_a_shared_store() {
     let compaction = store.compact(&agentrail_store::CompactionPolicy::default(), true).expect_err("refused");
     assert!(compaction.to_string().contains("compaction is not available on a shared store"), "{compaction}");
 }
+
+#[test]
+fn an_upload_a_crash_left_unlisted_is_deleted_on_open_so_the_bucket_holds_each_row_once() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let shared = shared(root.path());
+    let events = sample_events();
+    let dir = root.path().join("node");
+    let uploaded = {
+        let (mut store, _) = Store::open(&dir, options(&shared, "n")).expect("opens");
+        store.append(events.clone(), Vec::new()).expect("durable");
+        let job = store.begin_seal().expect("rows to seal");
+        // Written and uploaded, then the process dies before listing them.
+        job.run().expect("written and uploaded").segments
+    };
+    assert!(uploaded.iter().all(|s| root.path().join("bucket").join(&s.path).is_file()));
+    assert!(listing(&shared).segments.is_empty());
+
+    let (mut store, report) = Store::open(&dir, options(&shared, "n")).expect("reopens");
+    assert!(!report.removed_unlisted_files.is_empty());
+    for segment in &uploaded {
+        assert!(!root.path().join("bucket").join(&segment.path).exists(), "{} still uploaded", segment.path);
+    }
+    store.seal().expect("sealed again from the log");
+    let listed = listing(&shared);
+    assert_eq!(listed.segments.iter().map(|s| s.rows).sum::<u64>(), events.len() as u64);
+    let mut in_bucket = Vec::new();
+    for day in std::fs::read_dir(root.path().join("bucket/segments")).expect("segments").flatten() {
+        in_bucket.extend(std::fs::read_dir(day.path()).expect("day").flatten().map(|f| f.path()));
+    }
+    assert_eq!(in_bucket.len(), listed.segments.len(), "{in_bucket:?}");
+}

@@ -69,7 +69,7 @@ impl Publisher {
         Ok(())
     }
 
-    async fn upload_records(&self, records: Records<'_>) -> Result<(), StorageError> {
+    async fn upload_records(&self, records: &Records) -> Result<(), StorageError> {
         let prefix = records_prefix(&self.node);
         for name in [CHAIN_FILE, CHECKPOINTS_FILE] {
             let local = records.dir.join(name);
@@ -78,7 +78,7 @@ impl Publisher {
             }
         }
         if records.public_key.exists() {
-            self.storage.upload(records.public_key, &format!("{prefix}/{PUBLIC_KEY_OBJECT}")).await?;
+            self.storage.upload(&records.public_key, &format!("{prefix}/{PUBLIC_KEY_OBJECT}")).await?;
         }
         Ok(())
     }
@@ -87,7 +87,8 @@ impl Publisher {
         &self,
         dir: &Path,
         manifest: &Manifest,
-        records: Records<'_>,
+        records: &Records,
+        abandoned: &[String],
     ) -> Result<Reconciled, PublishError> {
         self.catalog.claim(&self.node).await?;
         let listed = self.catalog.list_node(&self.node).await?;
@@ -118,12 +119,15 @@ impl Publisher {
                  are sealed again from the write-ahead log"
             );
             for path in &unlisted {
-                self.storage.delete(path).await?;
-                let part = part_path(path);
-                for object in self.storage.list(&part).await? {
-                    self.storage.delete(&object).await?;
-                }
+                self.storage.delete_tree(path).await?;
+                self.storage.delete_tree(&part_path(path)).await?;
             }
+        }
+        // Files a crash left written but never listed may have been
+        // uploaded: no catalog names them, but an engine reading the bucket
+        // directly would count their rows twice.
+        for path in abandoned {
+            self.storage.delete_tree(path).await?;
         }
         let published = publish.segments.iter().chain(&publish.quarantine).map(|s| s.path.clone()).collect();
         Ok(Reconciled { unlisted, published })
@@ -139,7 +143,7 @@ impl Publish for Publisher {
         self.runtime.block_on(self.upload_files(files)).map_err(Into::into)
     }
 
-    fn list(&self, files: Files<'_>, records: Records<'_>) -> Result<(), PublishError> {
+    fn list(&self, files: Files<'_>, records: &Records) -> Result<(), PublishError> {
         self.runtime.block_on(async {
             self.upload_records(records).await?;
             let added = Listing { segments: files.segments.to_vec(), quarantine: files.quarantine.to_vec() };
@@ -148,7 +152,13 @@ impl Publish for Publisher {
         })
     }
 
-    fn reconcile(&self, dir: &Path, manifest: &Manifest, records: Records<'_>) -> Result<Reconciled, PublishError> {
-        self.runtime.block_on(self.reconcile_now(dir, manifest, records))
+    fn reconcile(
+        &self,
+        dir: &Path,
+        manifest: &Manifest,
+        records: &Records,
+        abandoned: &[String],
+    ) -> Result<Reconciled, PublishError> {
+        self.runtime.block_on(self.reconcile_now(dir, manifest, records, abandoned))
     }
 }

@@ -73,37 +73,31 @@ impl SharedStorage {
     pub fn open(config: &StorageConfig) -> Result<SharedStorage, StorageError> {
         let bad = |reason: &str| StorageError::Url { url: config.url.clone(), reason: reason.to_owned() };
         let url = Url::parse(&config.url).map_err(|e| bad(&e.to_string()))?;
-        let option_error = |key: &str| StorageError::Option { scheme: url.scheme().to_owned(), key: key.to_owned() };
         let object = |source| StorageError::Object { what: format!("opening {}", config.url), source };
         let bucket = url.host_str().unwrap_or_default();
         let (store, base, prefix): (Arc<dyn ObjectStore>, Url, &str) = match url.scheme() {
             "s3" | "s3a" => {
-                let mut builder = AmazonS3Builder::from_env().with_url(config.url.as_str());
-                for (key, value) in &config.options {
-                    let key: AmazonS3ConfigKey = key.parse().map_err(|_| option_error(key))?;
-                    builder = builder.with_config(key, value);
-                }
+                let builder = keyed::<AmazonS3ConfigKey>(config, url.scheme())?
+                    .fold(AmazonS3Builder::from_env().with_url(config.url.as_str()), |b, (k, v)| b.with_config(k, v));
                 (Arc::new(builder.build().map_err(object)?), base_url("s3", bucket)?, url.path())
             }
             "gs" => {
-                let mut builder = GoogleCloudStorageBuilder::from_env().with_url(config.url.as_str());
-                for (key, value) in &config.options {
-                    let key: GoogleConfigKey = key.parse().map_err(|_| option_error(key))?;
-                    builder = builder.with_config(key, value);
-                }
+                let builder = keyed::<GoogleConfigKey>(config, url.scheme())?
+                    .fold(GoogleCloudStorageBuilder::from_env().with_url(config.url.as_str()), |b, (k, v)| {
+                        b.with_config(k, v)
+                    });
                 (Arc::new(builder.build().map_err(object)?), base_url("gs", bucket)?, url.path())
             }
             "az" | "abfs" | "abfss" => {
-                let mut builder = MicrosoftAzureBuilder::from_env().with_url(config.url.as_str());
-                for (key, value) in &config.options {
-                    let key: AzureConfigKey = key.parse().map_err(|_| option_error(key))?;
-                    builder = builder.with_config(key, value);
-                }
+                let builder = keyed::<AzureConfigKey>(config, url.scheme())?
+                    .fold(MicrosoftAzureBuilder::from_env().with_url(config.url.as_str()), |b, (k, v)| {
+                        b.with_config(k, v)
+                    });
                 (Arc::new(builder.build().map_err(object)?), base_url(url.scheme(), bucket)?, url.path())
             }
             "file" => {
                 if let Some(key) = config.options.keys().next() {
-                    return Err(option_error(key));
+                    return Err(StorageError::Option { scheme: "file".to_owned(), key: key.clone() });
                 }
                 let root = url.to_file_path().map_err(|()| bad("not an absolute file path"))?;
                 std::fs::create_dir_all(&root).map_err(|source| StorageError::Io { path: root.clone(), source })?;
@@ -220,12 +214,42 @@ impl SharedStorage {
         tokio::fs::rename(&staging, local).await.map_err(io(local))
     }
 
+    /// Deletes the object at `relative` and every object under it (an
+    /// index part's files).
+    pub async fn delete_tree(&self, relative: &str) -> Result<(), StorageError> {
+        let under = self.list(relative).await?;
+        // On a file system the path of a part is a directory, not an object.
+        if under.is_empty() {
+            return self.delete(relative).await;
+        }
+        for object in under {
+            self.delete(&object).await?;
+        }
+        Ok(())
+    }
+
     pub async fn delete(&self, relative: &str) -> Result<(), StorageError> {
         match self.store.delete(&self.key(relative)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(StorageError::Object { what: format!("deleting {}", self.describe(relative)), source }),
         }
     }
+}
+
+/// The options as the store's own keys; one it does not know is named.
+fn keyed<K: std::str::FromStr>(
+    config: &StorageConfig,
+    scheme: &str,
+) -> Result<impl Iterator<Item = (K, String)>, StorageError> {
+    let keys = config
+        .options
+        .iter()
+        .map(|(key, value)| match key.parse::<K>() {
+            Ok(parsed) => Ok((parsed, value.clone())),
+            Err(_) => Err(StorageError::Option { scheme: scheme.to_owned(), key: key.clone() }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(keys.into_iter())
 }
 
 fn base_url(scheme: &str, bucket: &str) -> Result<Url, StorageError> {

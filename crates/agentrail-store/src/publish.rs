@@ -13,11 +13,13 @@
 //! 3. `reconcile`, on open, before the log is replayed: what the catalog
 //!    holds of this node and the manifest does not (a crash between the
 //!    two) is unlisted, its rows sealed again from the log; what the
-//!    manifest holds and the catalog does not is uploaded and listed.
+//!    manifest holds and the catalog does not is uploaded and listed; the
+//!    uploads of files a crash left unlisted are deleted.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::integrity::IntegrityOptions;
 use crate::manifest::Manifest;
 use crate::segment::SegmentMeta;
 
@@ -34,12 +36,19 @@ pub struct Files<'a> {
 }
 
 /// Where the integrity records to copy out are.
-#[derive(Debug, Clone, Copy)]
-pub struct Records<'a> {
+#[derive(Debug, Clone)]
+pub struct Records {
     /// The chain and checkpoints.
-    pub dir: &'a Path,
+    pub dir: PathBuf,
     /// The exported public key (never the private one).
-    pub public_key: &'a Path,
+    pub public_key: PathBuf,
+}
+
+impl Records {
+    /// The records of the store in `data_dir`.
+    pub fn of(integrity: &IntegrityOptions, data_dir: &Path) -> Records {
+        Records { dir: integrity.dir(data_dir), public_key: integrity.public_key_file(data_dir) }
+    }
 }
 
 /// What reconciling found.
@@ -61,8 +70,17 @@ pub trait Publish: Send + Sync + fmt::Debug {
     fn upload(&self, files: Files<'_>) -> Result<(), PublishError>;
 
     /// Copies the integrity records out, then lists the files in the catalog.
-    fn list(&self, files: Files<'_>, records: Records<'_>) -> Result<(), PublishError>;
+    fn list(&self, files: Files<'_>, records: &Records) -> Result<(), PublishError>;
 
-    /// Brings the catalog's list of this node's files to the manifest's.
-    fn reconcile(&self, dir: &Path, manifest: &Manifest, records: Records<'_>) -> Result<Reconciled, PublishError>;
+    /// Brings the catalog's list of this node's files to the manifest's,
+    /// and deletes any upload of `abandoned` (files written by a seal or a
+    /// merge that a crash left unlisted, removed from the directory on open;
+    /// relative paths).
+    fn reconcile(
+        &self,
+        dir: &Path,
+        manifest: &Manifest,
+        records: &Records,
+        abandoned: &[String],
+    ) -> Result<Reconciled, PublishError>;
 }

@@ -194,9 +194,15 @@ impl Store {
         report.rebuilt_index_parts = leaves.len() - report.abandoned_seals;
         integrity.record(&leaves)?;
         if let Some(publisher) = &options.publisher {
-            let records =
-                Records { dir: &options.integrity.dir(dir), public_key: &options.integrity.public_key_file(dir) };
-            report.reconciled = publisher.reconcile(dir, &manifest, records).map_err(StoreError::Publish)?;
+            let records = Records::of(&options.integrity, dir);
+            let abandoned: Vec<String> = report
+                .removed_unlisted_files
+                .iter()
+                .filter_map(|path| path.strip_prefix(dir).ok())
+                .map(|path| path.to_string_lossy().into_owned())
+                .collect();
+            report.reconciled =
+                publisher.reconcile(dir, &manifest, &records, &abandoned).map_err(StoreError::Publish)?;
         }
         let mut seen = HashSet::new();
         for segment in &manifest.segments {
@@ -426,9 +432,7 @@ impl Store {
         }
         if let Some(publisher) = &self.options.publisher {
             let files = Files { dir: &self.dir, segments: &sealed.segments, quarantine: &sealed.quarantine };
-            let integrity = &self.options.integrity;
-            let records = Records { dir: &integrity.dir(&self.dir), public_key: &integrity.public_key_file(&self.dir) };
-            publisher.list(files, records).map_err(StoreError::Publish)?;
+            publisher.list(files, &Records::of(&self.options.integrity, &self.dir)).map_err(StoreError::Publish)?;
         }
         let mut manifest = self.manifest.clone();
         manifest.segments.extend(sealed.segments.iter().cloned());
