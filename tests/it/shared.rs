@@ -341,3 +341,89 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     names
 }
+
+/// Events of the bench-data sample, normalized.
+fn sample_events() -> Vec<agentrail_event::Event> {
+    let input =
+        std::fs::read(crate::harness::workspace_root().join("bench-data/samples/mixed.ndjson")).expect("sample");
+    agentrail_collect::builtin_normalizer()
+        .expect("built-ins load")
+        .normalize_all(&input, &agentrail_collect::SourceChoice::Auto)
+        .expect("sample normalizes")
+}
+
+/// A store of node `node` publishing to `shared`, sealing only when told.
+fn shared_store(dir: &Path, shared: &agentrail_shared::Shared, node: &str) -> agentrail_store::Store {
+    let options = agentrail_store::StoreOptions {
+        auto_seal: false,
+        publisher: Some(shared.publisher(node.to_owned()) as std::sync::Arc<dyn agentrail_store::Publish>),
+        ..agentrail_store::StoreOptions::default()
+    };
+    agentrail_store::Store::open(dir, options).expect("the store opens").0
+}
+
+/// What the catalog lists: rows, and files per node.
+fn listed_rows(shared: &agentrail_shared::Shared) -> u64 {
+    let listing = shared.runtime.block_on(shared.catalog.list()).expect("the catalog lists");
+    listing.segments.iter().map(|s| s.rows).sum()
+}
+
+#[test]
+fn two_nodes_holding_the_same_events_list_each_once_whoever_lists_first() {
+    use agentrail_store::Finished;
+
+    let root = TempDir::new("shared-dedup");
+    let pg = PgServer::start(&root.path().join("pg"));
+    let bucket = root.path().join("bucket");
+    std::fs::create_dir_all(&bucket).expect("bucket");
+    let storage =
+        agentrail_shared::StorageConfig { url: format!("file://{}", bucket.display()), options: Default::default() };
+    let catalog = agentrail_shared::CatalogConfig { url: Some(pg.url()), ..Default::default() };
+    let shared = agentrail_shared::Shared::open(&storage, &catalog).expect("the shared store opens");
+    let events = sample_events();
+    assert!(events.len() >= 100, "the sample has {} events", events.len());
+    let (a_dir, b_dir) = (root.path().join("a"), root.path().join("b"));
+    let mut a = shared_store(&a_dir, &shared, "a");
+    let mut b = shared_store(&b_dir, &shared, "b");
+
+    // A makes events 0..60 durable and writes its seal; before A lists it,
+    // B (which re-read 30..100 of A's partition) seals and lists.
+    a.append(events[..60].to_vec(), Vec::new()).expect("durable on a");
+    let mut a_seal = a.begin_seal().expect("rows to seal").run().expect("a's files written");
+    b.append(events[30..100].to_vec(), Vec::new()).expect("durable on b");
+    let b_segments = b.seal().expect("b lists");
+    assert_eq!(b_segments.iter().map(|s| s.rows).sum::<u64>(), 70);
+
+    // A's listing meets the 30 events B listed first: withdrawn, the rest
+    // pending again and sealed without them.
+    assert_eq!(a.finish_seal(&mut a_seal).expect("a's listing answers"), Finished::Requeued { dropped: 30 });
+    assert!(a.manifest().segments.is_empty(), "nothing of the withdrawn seal is in the manifest");
+    let a_segments = a.seal().expect("a lists the rest");
+    assert_eq!(a_segments.iter().map(|s| s.rows).sum::<u64>(), 30);
+    assert_eq!(listed_rows(&shared), 100);
+
+    // B later re-reads events A listed: its seal leaves them out before writing.
+    b.append(events[..10].to_vec(), Vec::new()).expect("durable on b");
+    let job = b.begin_seal().expect("rows to seal");
+    let mut sealed = job.run().expect("b's files written");
+    assert_eq!(b.finish_seal(&mut sealed).expect("b lists"), Finished::Listed { dropped: 10 });
+    assert_eq!(listed_rows(&shared), 100);
+    drop((a, b));
+
+    // The bucket holds each event once; both directories verify, A's chain
+    // saying why its first seal's files are gone.
+    let glob = bucket.join("segments/*/*.parquet").display().to_string();
+    let rows = duckdb(&format!("SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{glob}')"));
+    assert_eq!((rows[0][0].as_u64(), rows[0][1].as_u64()), (Some(100), Some(100)), "{rows}");
+    for dir in [&a_dir, &b_dir] {
+        let output = run(&["verify", "--data-dir", &dir.display().to_string()], b"");
+        assert!(output.status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    }
+    let chain = std::fs::read_to_string(a_dir.join("integrity/chain.jsonl")).unwrap_or_default();
+    assert!(chain.contains("another node listed 30 of its events first"), "{chain}");
+
+    // Reopened, A publishes nothing again and lists the same.
+    let reopened = shared_store(&a_dir, &shared, "a");
+    assert_eq!(reopened.manifest().total_rows(), 30);
+    assert_eq!(listed_rows(&shared), 100);
+}

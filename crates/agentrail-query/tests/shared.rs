@@ -114,7 +114,7 @@ fn what_the_catalog_lists_beyond_the_manifest_is_unlisted_on_open_and_a_local_ba
     let mut stray = local.segments[0].clone();
     stray.path = "segments/dt=2026-01-01/n-00000000000000000009-00000000000000000009.parquet".into();
     ghost.segments.push(stray.clone());
-    shared.runtime.block_on(shared.catalog.change("n", &ghost, &[])).expect("listed");
+    shared.runtime.block_on(shared.catalog.change("n", &ghost, &[], &[])).expect("listed");
 
     let (_store, report) = Store::open(&dir, options(&shared, "n")).expect("opens shared");
     assert_eq!(report.reconciled.unlisted, [stray.path.clone()]);

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use agentrail_event::{Event, Timestamp};
 use agentrail_store::{
-    AppendOutcome, CompactionDone, CompactionOutcome, CompactionPolicy, Quarantined, RetentionDone, RetentionOutcome,
-    RetentionPolicy, SealFailure, SealedJob, Store, StoreError,
+    AppendOutcome, CompactionDone, CompactionOutcome, CompactionPolicy, Finished, Quarantined, RetentionDone,
+    RetentionOutcome, RetentionPolicy, SealFailure, SealedJob, Store, StoreError,
 };
 use tokio::sync::oneshot;
 
@@ -237,7 +237,13 @@ impl Sealer {
         }
         if let Some(mut sealed) = self.unlisted.take() {
             match store.finish_seal(&mut sealed) {
-                Ok(()) => metrics.segments_sealed.add(sealed.segments.len() as u64),
+                Ok(Finished::Listed { dropped }) => {
+                    metrics.segments_sealed.add(sealed.segments.len() as u64);
+                    metrics.duplicates.add(dropped as u64);
+                }
+                // Another node listed some of its events first: the rest is
+                // pending again and sealed with the next job.
+                Ok(Finished::Requeued { dropped }) => metrics.duplicates.add(dropped as u64),
                 Err(error) if wait => return Err(format!("cannot update the manifest: {error}")),
                 Err(error) => {
                     tracing::error!(%error, "cannot list sealed segments in the manifest; will retry");

@@ -11,10 +11,17 @@
 //! - **PostgreSQL**: one table (`agentrail_files`) every node writes in
 //!   transactions, a version row bumped with each change (readers compare it
 //!   before listing again), and a session advisory lock per node id, so two
-//!   processes never write as the same node.
+//!   processes never write as the same node. It also keeps the digest of
+//!   every listed event id (`agentrail_event_ids`, for `dedup_window_days`),
+//!   inserted in the listing's transaction: an event is listed once across
+//!   nodes, whoever lists it first (a node re-reading a Kafka partition
+//!   another node had consumed holds events that node will seal too).
+//!   The embedded catalog keeps no ids: there, only each node's own
+//!   duplicates are dropped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use agentrail_store::SegmentMeta;
 use serde::{Deserialize, Serialize};
@@ -43,13 +50,31 @@ pub enum CatalogError {
 }
 
 /// `[catalog]`: where the list of files lives.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogConfig {
     /// `postgres://user:password@host:port/database`; absent: the embedded
     /// catalog, kept in the object store.
     pub url: Option<String>,
+    /// How long (days since listing) PostgreSQL keeps event ids for
+    /// dropping another node's duplicates: longer than any node may be
+    /// down with events in its log.
+    #[serde(default = "default_dedup_window_days")]
+    pub dedup_window_days: u32,
 }
+
+fn default_dedup_window_days() -> u32 {
+    7
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig { url: None, dedup_window_days: default_dedup_window_days() }
+    }
+}
+
+/// The event-id digests of the listed segments, by path.
+pub type EventIds = [(String, Vec<u128>)];
 
 /// Which table a file belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +139,7 @@ pub enum Catalog {
 impl Catalog {
     pub async fn open(config: &CatalogConfig, storage: &SharedStorage) -> Result<Catalog, CatalogError> {
         Ok(match &config.url {
-            Some(url) => Catalog::Postgres(Arc::new(PgCatalog::connect(url).await?)),
+            Some(url) => Catalog::Postgres(Arc::new(PgCatalog::connect(url, config.dedup_window_days).await?)),
             None => Catalog::Embedded(storage.clone()),
         })
     }
@@ -181,8 +206,25 @@ impl Catalog {
         }
     }
 
-    /// Lists `added` and unlists `removed` (paths) for `node`, at once.
-    pub async fn change(&self, node: &str, added: &Listing, removed: &[String]) -> Result<(), CatalogError> {
+    /// Of `digests`, the ones in files another node listed (PostgreSQL;
+    /// the embedded catalog keeps no ids and finds none).
+    pub async fn stored_elsewhere(&self, node: &str, digests: &[u128]) -> Result<HashSet<u128>, CatalogError> {
+        match self {
+            Catalog::Embedded(_) => Ok(HashSet::new()),
+            Catalog::Postgres(pg) => pg.stored_elsewhere(node, digests).await,
+        }
+    }
+
+    /// Lists `added` (with its segments' event `ids`) and unlists `removed`
+    /// (paths) for `node`, at once; unless another node's files hold some
+    /// of `ids`: then nothing changes and those are returned.
+    pub async fn change(
+        &self,
+        node: &str,
+        added: &Listing,
+        ids: &EventIds,
+        removed: &[String],
+    ) -> Result<HashSet<u128>, CatalogError> {
         match self {
             Catalog::Embedded(storage) => {
                 let path = node_object(node);
@@ -196,9 +238,9 @@ impl Catalog {
                 let bytes = serde_json::to_vec_pretty(&object)
                     .map_err(|source| CatalogError::Invalid { path: path.clone(), source })?;
                 storage.put(&path, bytes).await?;
-                Ok(())
+                Ok(HashSet::new())
             }
-            Catalog::Postgres(pg) => pg.change(node, added, removed).await,
+            Catalog::Postgres(pg) => pg.change(node, added, ids, removed).await,
         }
     }
 }
@@ -217,6 +259,7 @@ async fn read_object(storage: &SharedStorage, path: &str) -> Result<Option<NodeO
 #[derive(Debug)]
 pub struct PgCatalog {
     url: String,
+    dedup_window_days: u32,
     state: Mutex<PgState>,
 }
 
@@ -224,7 +267,12 @@ pub struct PgCatalog {
 struct PgState {
     client: Option<tokio_postgres::Client>,
     node: Option<String>,
+    /// When this node last deleted ids past the dedup window.
+    pruned: Option<Instant>,
 }
+
+/// How often a node deletes the ids past the dedup window.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The schema, created by whichever node comes first (under a transaction
 /// lock, so two nodes starting together do not race).
@@ -242,14 +290,20 @@ const SCHEMA: &str = "
         sha256 text NOT NULL,
         listed_at timestamptz NOT NULL DEFAULT now()
     );
+    ALTER TABLE agentrail_files ADD COLUMN IF NOT EXISTS file_id bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE;
     CREATE INDEX IF NOT EXISTS agentrail_files_node ON agentrail_files (node);
+    CREATE TABLE IF NOT EXISTS agentrail_event_ids (
+        id bytea PRIMARY KEY,
+        file bigint NOT NULL REFERENCES agentrail_files (file_id) ON DELETE CASCADE
+    );
+    CREATE INDEX IF NOT EXISTS agentrail_event_ids_file ON agentrail_event_ids (file);
     CREATE TABLE IF NOT EXISTS agentrail_catalog (one boolean PRIMARY KEY DEFAULT true CHECK (one), version bigint NOT NULL);
     INSERT INTO agentrail_catalog (version) VALUES (0) ON CONFLICT DO NOTHING;
 ";
 
 impl PgCatalog {
-    pub async fn connect(url: &str) -> Result<PgCatalog, CatalogError> {
-        let catalog = PgCatalog { url: url.to_owned(), state: Mutex::new(PgState::default()) };
+    pub async fn connect(url: &str, dedup_window_days: u32) -> Result<PgCatalog, CatalogError> {
+        let catalog = PgCatalog { url: url.to_owned(), dedup_window_days, state: Mutex::new(PgState::default()) };
         catalog.client(&mut *catalog.state.lock().await).await?;
         Ok(catalog)
     }
@@ -324,21 +378,43 @@ impl PgCatalog {
         Ok(client.query_one("SELECT version FROM agentrail_catalog", &[]).await?.try_get(0)?)
     }
 
-    async fn change(&self, node: &str, added: &Listing, removed: &[String]) -> Result<(), CatalogError> {
+    async fn stored_elsewhere(&self, node: &str, digests: &[u128]) -> Result<HashSet<u128>, CatalogError> {
         let mut state = self.state.lock().await;
+        let client = self.client(&mut state).await?;
+        let rows = client
+            .query(
+                "SELECT e.id FROM agentrail_event_ids e JOIN agentrail_files f ON f.file_id = e.file \
+                 WHERE e.id = ANY($1) AND f.node <> $2",
+                &[&to_bytes(digests), &node],
+            )
+            .await?;
+        rows.iter().map(|row| Ok(from_bytes(row.try_get(0)?))).collect()
+    }
+
+    async fn change(
+        &self,
+        node: &str,
+        added: &Listing,
+        ids: &EventIds,
+        removed: &[String],
+    ) -> Result<HashSet<u128>, CatalogError> {
+        let mut state = self.state.lock().await;
+        let prune = state.pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY);
         let client = self.client(&mut state).await?;
         let transaction = client.transaction().await?;
         if !removed.is_empty() {
+            // Their ids go with them (ON DELETE CASCADE).
             transaction
                 .execute("DELETE FROM agentrail_files WHERE node = $1 AND path = ANY($2)", &[&node, &removed])
                 .await?;
         }
-        let insert = transaction
+        let upsert = transaction
             .prepare(
                 "INSERT INTO agentrail_files (path, node, kind, day, rows, bytes, min_time_us, max_time_us, sha256) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (path) DO UPDATE SET node = $2, kind = $3, day = $4, rows = $5, bytes = $6, \
-                 min_time_us = $7, max_time_us = $8, sha256 = $9, listed_at = now()",
+                 min_time_us = $7, max_time_us = $8, sha256 = $9, listed_at = now() \
+                 RETURNING file_id",
             )
             .await?;
         let files = added
@@ -346,11 +422,12 @@ impl PgCatalog {
             .iter()
             .map(|s| (FileKind::Events, s))
             .chain(added.quarantine.iter().map(|s| (FileKind::Quarantine, s)));
+        let mut file_ids: HashMap<&str, i64> = HashMap::new();
         for (kind, meta) in files {
             let (rows, bytes) = (meta.rows as i64, meta.bytes as i64);
-            transaction
-                .execute(
-                    &insert,
+            let row = transaction
+                .query_one(
+                    &upsert,
                     &[
                         &meta.path,
                         &node,
@@ -364,11 +441,74 @@ impl PgCatalog {
                     ],
                 )
                 .await?;
+            file_ids.insert(meta.path.as_str(), row.try_get(0)?);
+        }
+        // One statement, ids in order: two nodes listing overlapping ids
+        // take their rows' locks in the same order, so neither deadlocks;
+        // the second waits for the first to commit, then finds its ids.
+        let mut rows: Vec<(u128, i64)> = ids
+            .iter()
+            .filter_map(|(path, digests)| Some((file_ids.get(path.as_str())?, digests)))
+            .flat_map(|(file, digests)| digests.iter().map(move |digest| (*digest, *file)))
+            .collect();
+        rows.sort_unstable();
+        if !rows.is_empty() {
+            let digests: Vec<u128> = rows.iter().map(|(digest, _)| *digest).collect();
+            let files: Vec<i64> = rows.iter().map(|(_, file)| *file).collect();
+            let inserted = transaction
+                .execute(
+                    "INSERT INTO agentrail_event_ids (id, file) SELECT * FROM unnest($1::bytea[], $2::bigint[]) \
+                     ON CONFLICT (id) DO NOTHING",
+                    &[&to_bytes(&digests), &files],
+                )
+                .await?;
+            if inserted < rows.len() as u64 {
+                // Ids already listed: by these same files (a listing retried
+                // after its answer was lost) or by another node's.
+                let ours: Vec<i64> = file_ids.values().copied().collect();
+                let taken = transaction
+                    .query(
+                        "SELECT id FROM agentrail_event_ids WHERE id = ANY($1) AND NOT (file = ANY($2))",
+                        &[&to_bytes(&digests), &ours],
+                    )
+                    .await?;
+                if !taken.is_empty() {
+                    // Dropping the transaction rolls it back: nothing listed.
+                    return taken.iter().map(|row| Ok(from_bytes(row.try_get(0)?))).collect();
+                }
+            }
+        }
+        if prune {
+            let pruned = transaction
+                .execute(
+                    "DELETE FROM agentrail_event_ids WHERE file IN \
+                     (SELECT file_id FROM agentrail_files WHERE listed_at < now() - make_interval(days => $1))",
+                    &[&(self.dedup_window_days as i32)],
+                )
+                .await?;
+            if pruned > 0 {
+                tracing::info!(ids = pruned, days = self.dedup_window_days, "forgot event ids past the dedup window");
+            }
         }
         transaction.execute("UPDATE agentrail_catalog SET version = version + 1", &[]).await?;
         transaction.commit().await?;
-        Ok(())
+        if prune {
+            state.pruned = Some(Instant::now());
+        }
+        Ok(HashSet::new())
     }
+}
+
+/// Digests as PostgreSQL `bytea`s (big-endian, so they sort as numbers).
+fn to_bytes(digests: &[u128]) -> Vec<Vec<u8>> {
+    digests.iter().map(|digest| digest.to_be_bytes().to_vec()).collect()
+}
+
+fn from_bytes(bytes: &[u8]) -> u128 {
+    let mut digest = [0_u8; 16];
+    let n = bytes.len().min(16);
+    digest[16 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
+    u128::from_be_bytes(digest)
 }
 
 async fn take_lock(client: &tokio_postgres::Client, node: &str) -> Result<(), CatalogError> {

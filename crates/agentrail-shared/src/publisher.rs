@@ -7,12 +7,14 @@
 //! records under `integrity/<node>/` (the chain, the checkpoints and the
 //! public key; never the private key).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use agentrail_store::chain::CHAIN_FILE;
 use agentrail_store::index::part_path;
 use agentrail_store::integrity::CHECKPOINTS_FILE;
-use agentrail_store::{Files, Manifest, Publish, PublishError, Reconciled, Records, SegmentMeta};
+use agentrail_store::segment::for_each_event_id;
+use agentrail_store::{Files, Listed, Manifest, Publish, PublishError, Reconciled, Records, SegmentMeta, event_digest};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::catalog::{Catalog, Listing};
@@ -69,6 +71,17 @@ impl Publisher {
         Ok(())
     }
 
+    /// Deletes the uploads of `files` (each segment with its index part).
+    async fn delete_files(&self, files: Files<'_>) -> Result<(), StorageError> {
+        for file in files.segments.iter().chain(files.quarantine) {
+            self.storage.delete_tree(&file.path).await?;
+        }
+        for segment in files.segments {
+            self.storage.delete_tree(&part_path(&segment.path)).await?;
+        }
+        Ok(())
+    }
+
     async fn upload_records(&self, records: &Records) -> Result<(), StorageError> {
         let prefix = records_prefix(&self.node);
         for name in [CHAIN_FILE, CHECKPOINTS_FILE] {
@@ -110,7 +123,20 @@ impl Publisher {
         }
         self.upload_records(records).await?;
         if !unlisted.is_empty() || !publish.segments.is_empty() || !publish.quarantine.is_empty() {
-            self.catalog.change(&self.node, &publish, &unlisted).await?;
+            let mut ids = event_ids(dir, &publish.segments)?;
+            let duplicates = self.catalog.change(&self.node, &publish, &ids, &unlisted).await?;
+            if !duplicates.is_empty() {
+                // Sealed before this directory shared anything, so not a
+                // re-read of another node's partition: listed anyway.
+                tracing::warn!(
+                    events = duplicates.len(),
+                    "files sealed before this node shared its store hold events another node listed too; both are kept"
+                );
+                for (_, digests) in &mut ids {
+                    digests.retain(|digest| !duplicates.contains(digest));
+                }
+                self.catalog.change(&self.node, &publish, &ids, &unlisted).await?;
+            }
         }
         if !unlisted.is_empty() {
             tracing::warn!(
@@ -143,13 +169,22 @@ impl Publish for Publisher {
         self.runtime.block_on(self.upload_files(files)).map_err(Into::into)
     }
 
-    fn list(&self, files: Files<'_>, records: &Records) -> Result<(), PublishError> {
+    fn stored_elsewhere(&self, digests: &[u128]) -> Result<HashSet<u128>, PublishError> {
+        Ok(self.runtime.block_on(self.catalog.stored_elsewhere(&self.node, digests))?)
+    }
+
+    fn list(&self, files: Files<'_>, records: &Records) -> Result<Listed, PublishError> {
+        let ids = event_ids(files.dir, files.segments)?;
         self.runtime.block_on(async {
             self.upload_records(records).await?;
             let added = Listing { segments: files.segments.to_vec(), quarantine: files.quarantine.to_vec() };
-            self.catalog.change(&self.node, &added, &[]).await?;
-            Ok::<(), PublishError>(())
+            let duplicates = self.catalog.change(&self.node, &added, &ids, &[]).await?;
+            Ok(if duplicates.is_empty() { Listed::Listed } else { Listed::Duplicates(duplicates) })
         })
+    }
+
+    fn withdraw(&self, files: Files<'_>) -> Result<(), PublishError> {
+        Ok(self.runtime.block_on(self.delete_files(files))?)
     }
 
     fn reconcile(
@@ -161,4 +196,16 @@ impl Publish for Publisher {
     ) -> Result<Reconciled, PublishError> {
         self.runtime.block_on(self.reconcile_now(dir, manifest, records, abandoned))
     }
+}
+
+/// The event-id digests of each segment, read back from its file.
+fn event_ids(dir: &Path, segments: &[SegmentMeta]) -> Result<Vec<(String, Vec<u128>)>, PublishError> {
+    segments
+        .iter()
+        .map(|segment| {
+            let mut digests = Vec::with_capacity(segment.rows as usize);
+            for_each_event_id(&dir.join(&segment.path), |id| digests.push(event_digest(id)))?;
+            Ok((segment.path.clone(), digests))
+        })
+        .collect()
 }

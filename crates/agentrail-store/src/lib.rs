@@ -30,9 +30,11 @@ pub use compaction::{CompactionDone, CompactionJob, CompactionOutcome, Compactio
 pub use index::{CompiledQuery, IndexError, IndexPart, IndexQuery, PartProblem};
 pub use integrity::{Integrity, IntegrityError, IntegrityOptions};
 pub use manifest::{Manifest, ManifestError};
-pub use publish::{Files, Publish, PublishError, Reconciled, Records};
+pub use publish::{Files, Listed, Publish, PublishError, Reconciled, Records};
 pub use quarantine::{Quarantined, quarantine_schema};
 pub use retention::{RetentionDone, RetentionJob, RetentionOutcome, RetentionPolicy};
 pub use segment::{SegmentError, SegmentMeta};
-pub use store::{AppendOutcome, OpenReport, SealFailure, SealJob, SealedJob, Store, StoreError, StoreOptions};
+pub use store::{
+    AppendOutcome, Finished, OpenReport, SealFailure, SealJob, SealedJob, Store, StoreError, StoreOptions, event_digest,
+};
 pub use wal::{Damage, Recovery, Wal, WalEntry, WalError, WalOptions};

@@ -15,7 +15,16 @@
 //!    two) is unlisted, its rows sealed again from the log; what the
 //!    manifest holds and the catalog does not is uploaded and listed; the
 //!    uploads of files a crash left unlisted are deleted.
+//!
+//! Events are stored once across nodes, the first listing wins: a node
+//! re-reading a Kafka partition another node had taken (and made durable,
+//! but not committed, before it stopped) holds events that node will seal
+//! too once it is back. Before writing a seal, the store drops the events
+//! [`Publish::stored_elsewhere`]; a listing that still meets events another
+//! node listed in between is refused ([`Listed::Duplicates`]), withdrawn,
+//! and the seal done again without them.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +69,16 @@ pub struct Reconciled {
     pub published: Vec<String>,
 }
 
+/// What listing a seal came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    /// The files are listed.
+    Listed,
+    /// Nothing was listed: another node listed these events first (their
+    /// [`crate::store::event_digest`]s).
+    Duplicates(HashSet<u128>),
+}
+
 /// A shared store's side of sealing.
 pub trait Publish: Send + Sync + fmt::Debug {
     /// This node's id; it starts the name of every file it seals.
@@ -69,8 +88,16 @@ pub trait Publish: Send + Sync + fmt::Debug {
     /// quarantine file.
     fn upload(&self, files: Files<'_>) -> Result<(), PublishError>;
 
-    /// Copies the integrity records out, then lists the files in the catalog.
-    fn list(&self, files: Files<'_>, records: &Records) -> Result<(), PublishError>;
+    /// Of these event digests ([`crate::store::event_digest`]), the ones
+    /// a file another node listed holds.
+    fn stored_elsewhere(&self, digests: &[u128]) -> Result<HashSet<u128>, PublishError>;
+
+    /// Copies the integrity records out, then lists the files in the
+    /// catalog, unless another node listed some of their events first.
+    fn list(&self, files: Files<'_>, records: &Records) -> Result<Listed, PublishError>;
+
+    /// Deletes the uploads of files that will never be listed.
+    fn withdraw(&self, files: Files<'_>) -> Result<(), PublishError>;
 
     /// Brings the catalog's list of this node's files to the manifest's,
     /// and deletes any upload of `abandoned` (files written by a seal or a

@@ -26,7 +26,7 @@ use crate::index::{IndexError, IndexPart, PartProblem, part_path, rebuild_part};
 use crate::integrity::{Integrity, IntegrityError, IntegrityOptions};
 use crate::jsonl::JsonlError;
 use crate::manifest::{Manifest, ManifestError};
-use crate::publish::{Files, Publish, PublishError, Reconciled, Records};
+use crate::publish::{Files, Listed, Publish, PublishError, Reconciled, Records};
 use crate::quarantine::{Quarantined, write_quarantine};
 use crate::retention;
 use crate::segment::{SegmentError, SegmentMeta, for_each_event_id, write_segments};
@@ -156,7 +156,7 @@ pub struct Store {
     pending_rejects: Vec<Quarantined>,
     /// The log entries the pending rows came from.
     pending_seqs: Option<(u64, u64)>,
-    /// 128-bit digests of every stored event id.
+    /// [`event_digest`]s of every stored event id.
     seen: HashSet<u128>,
     /// Merges whose merged-away files wait for their grace to end.
     merges: compaction::Pending,
@@ -164,7 +164,9 @@ pub struct Store {
     _lock: fs::File,
 }
 
-fn id_digest(event_id: &str) -> u128 {
+/// The 128-bit digest by which an event id is known as stored, here and in
+/// a shared catalog.
+pub fn event_digest(event_id: &str) -> u128 {
     let digest = Sha256::digest(event_id.as_bytes());
     let mut first = [0_u8; 16];
     first.copy_from_slice(&digest[..16]);
@@ -207,7 +209,7 @@ impl Store {
         let mut seen = HashSet::new();
         for segment in &manifest.segments {
             for_each_event_id(&dir.join(&segment.path), |id| {
-                seen.insert(id_digest(id));
+                seen.insert(event_digest(id));
             })?;
         }
         let (wal, recovery) = Wal::open(&dir.join("wal"), options.wal)?;
@@ -235,7 +237,7 @@ impl Store {
             // The log may hold an event twice: a group whose fsync failed was
             // refused, yet may have reached the disk, and its retry logged it
             // again. One copy is kept.
-            batch.events.retain(|event| store.seen.insert(id_digest(&event.event_id)));
+            batch.events.retain(|event| store.seen.insert(event_digest(&event.event_id)));
             report.replayed_events += batch.events.len();
             store.take_pending(entry.seq, batch);
         }
@@ -334,7 +336,7 @@ impl Store {
             let mut outcome = AppendOutcome { quarantined: rejects.len(), ..AppendOutcome::default() };
             let mut fresh = Vec::with_capacity(events.len());
             for mut event in events {
-                let digest = id_digest(&event.event_id);
+                let digest = event_digest(&event.event_id);
                 if self.seen.contains(&digest) || !group_ids.insert(digest) {
                     outcome.duplicates += 1;
                     continue;
@@ -383,18 +385,22 @@ impl Store {
     /// Seals every pending event and reject into segments, lists them in the
     /// manifest, then trims the log. Returns the new segments.
     pub fn seal(&mut self) -> Result<Vec<SegmentMeta>, StoreError> {
-        let Some(job) = self.begin_seal() else { return Ok(Vec::new()) };
-        match job.run() {
-            Ok(mut sealed) => {
-                self.finish_seal(&mut sealed)?;
-                Ok(sealed.segments)
-            }
-            Err(failure) => {
-                let SealFailure { job, error } = *failure;
-                self.restore(job);
-                Err(error)
+        // A seal another node's listing overtook is done again without the
+        // events it listed: fewer rows each time, so this ends.
+        while let Some(job) = self.begin_seal() {
+            match job.run() {
+                Ok(mut sealed) => match self.finish_seal(&mut sealed)? {
+                    Finished::Listed { .. } => return Ok(std::mem::take(&mut sealed.segments)),
+                    Finished::Requeued { .. } => continue,
+                },
+                Err(failure) => {
+                    let SealFailure { job, error } = *failure;
+                    self.restore(job);
+                    return Err(error);
+                }
             }
         }
+        Ok(Vec::new())
     }
 
     /// Takes the pending rows for sealing elsewhere (another thread), so
@@ -425,14 +431,21 @@ impl Store {
     /// (durably), then trims the log it covered. Jobs must finish in the
     /// order they began. On error the manifest is unchanged, and the same
     /// job may be finished again.
-    pub fn finish_seal(&mut self, sealed: &mut SealedJob) -> Result<(), StoreError> {
+    ///
+    /// When another node listed some of the job's events first, the job's
+    /// files are withdrawn and its other rows pending again, ahead of what
+    /// arrived since ([`Finished::Requeued`]).
+    pub fn finish_seal(&mut self, sealed: &mut SealedJob) -> Result<Finished, StoreError> {
         if !sealed.recorded {
             self.integrity.record(&sealed.leaves)?;
             sealed.recorded = true;
         }
         if let Some(publisher) = &self.options.publisher {
             let files = Files { dir: &self.dir, segments: &sealed.segments, quarantine: &sealed.quarantine };
-            publisher.list(files, &Records::of(&self.options.integrity, &self.dir)).map_err(StoreError::Publish)?;
+            let records = Records::of(&self.options.integrity, &self.dir);
+            if let Listed::Duplicates(digests) = publisher.list(files, &records).map_err(StoreError::Publish)? {
+                return self.requeue(sealed, &digests);
+            }
         }
         let mut manifest = self.manifest.clone();
         manifest.segments.extend(sealed.segments.iter().cloned());
@@ -442,22 +455,82 @@ impl Store {
         self.manifest = manifest;
         self.wal.remove_through(sealed.last)?;
         tracing::info!(segments = sealed.segments.len(), through = sealed.last, "sealed");
-        Ok(())
+        Ok(Finished::Listed { dropped: sealed.dropped })
+    }
+
+    /// Withdraws a seal whose listing another node's overtook: its uploads
+    /// deleted, the chain told why its files are gone, the files removed,
+    /// and its rows but `duplicates` pending again.
+    fn requeue(&mut self, sealed: &mut SealedJob, duplicates: &HashSet<u128>) -> Result<Finished, StoreError> {
+        if let Some(publisher) = &self.options.publisher {
+            let files = Files { dir: &self.dir, segments: &sealed.segments, quarantine: &sealed.quarantine };
+            publisher.withdraw(files).map_err(StoreError::Publish)?;
+        }
+        if !sealed.withdrawn {
+            let at = Timestamp::now();
+            let reason = format!(
+                "another node listed {} of its events first (a partition re-read after a node stopped); its other \
+                 rows were sealed again",
+                duplicates.len()
+            );
+            let leaves: Vec<Leaf> = sealed
+                .segments
+                .iter()
+                .chain(&sealed.quarantine)
+                .map(|file| Leaf::Deleted {
+                    segment: file.path.clone(),
+                    sha256: file.sha256.clone(),
+                    reason: reason.clone(),
+                    at,
+                })
+                .collect();
+            self.integrity.record(&leaves)?;
+            sealed.withdrawn = true;
+        }
+        for file in sealed.segments.iter().chain(&sealed.quarantine) {
+            remove_if_present(&self.dir.join(&file.path))?;
+        }
+        for segment in &sealed.segments {
+            remove_if_present(&self.dir.join(part_path(&segment.path)))?;
+        }
+        let mut events = std::mem::take(&mut sealed.events);
+        let before = events.len();
+        events.retain(|event| !duplicates.contains(&event_digest(&event.event_id)));
+        let dropped = before - events.len();
+        tracing::warn!(
+            duplicates = dropped,
+            requeued = events.len(),
+            "another node listed some of this seal's events first; sealing the rest again"
+        );
+        self.restore_rows((sealed.first, sealed.last), events, std::mem::take(&mut sealed.rejects));
+        Ok(Finished::Requeued { dropped: sealed.dropped + dropped })
     }
 
     /// Puts a failed job's rows back, ahead of what arrived since, to be
     /// sealed again later.
     pub fn restore(&mut self, job: SealJob) {
-        let mut events = job.events;
+        self.restore_rows((job.first, job.last), job.events, job.rejects);
+    }
+
+    fn restore_rows(&mut self, (first, last): (u64, u64), mut events: Vec<Event>, mut rejects: Vec<Quarantined>) {
         events.append(&mut self.pending_events);
         self.pending_events = events;
-        let mut rejects = job.rejects;
         rejects.append(&mut self.pending_rejects);
         self.pending_rejects = rejects;
         self.pending_seqs = Some(match self.pending_seqs {
-            Some((_, last)) => (job.first, last),
-            None => (job.first, job.last),
+            Some((_, newest)) => (first, newest),
+            None => (first, last),
         });
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<(), StoreError> {
+    let removal = if path.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
+    match removal {
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+            Err(StoreError::Io { path: path.to_owned(), source })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -499,13 +572,32 @@ pub struct SealFailure {
 /// A job whose files are written, ready for the manifest.
 #[derive(Debug)]
 pub struct SealedJob {
+    first: u64,
     last: u64,
     pub segments: Vec<SegmentMeta>,
     quarantine: Vec<SegmentMeta>,
+    /// The rows, kept until listed: a seal another node's listing overtook
+    /// is done again from them.
+    events: Vec<Event>,
+    rejects: Vec<Quarantined>,
+    /// Events left out as another node had listed them.
+    dropped: usize,
     /// The digest chain's leaves for the files, segments first.
     leaves: Vec<Leaf>,
     /// Whether the leaves are in the chain (a retried finish adds them once).
     recorded: bool,
+    /// Whether the chain says the files were withdrawn.
+    withdrawn: bool,
+}
+
+/// How [`Store::finish_seal`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Listed; `dropped` events were left out, another node had them.
+    Listed { dropped: usize },
+    /// Withdrawn: another node listed some of its events in the meantime;
+    /// the rest are pending again. `dropped` counts the events left out.
+    Requeued { dropped: usize },
 }
 
 impl SealJob {
@@ -517,7 +609,11 @@ impl SealJob {
     /// Writes the segments and quarantine files (and uploads them to the
     /// shared store, if any). On failure, the job comes back with the
     /// error, for [`Store::restore`].
-    pub fn run(self) -> Result<SealedJob, Box<SealFailure>> {
+    pub fn run(mut self) -> Result<SealedJob, Box<SealFailure>> {
+        let dropped = match self.drop_stored_elsewhere() {
+            Ok(dropped) => dropped,
+            Err(error) => return Err(Box::new(SealFailure { job: self, error })),
+        };
         let segments = match write_segments(&self.dir, &self.name, &self.events) {
             Ok(segments) => segments,
             Err(error) => return Err(Box::new(SealFailure { job: self, error: error.into() })),
@@ -536,7 +632,37 @@ impl SealJob {
                 return Err(Box::new(SealFailure { job: self, error: StoreError::Publish(error) }));
             }
         }
-        Ok(SealedJob { last: self.last, segments, quarantine, leaves, recorded: false })
+        Ok(SealedJob {
+            first: self.first,
+            last: self.last,
+            segments,
+            quarantine,
+            events: self.events,
+            rejects: self.rejects,
+            dropped,
+            leaves,
+            recorded: false,
+            withdrawn: false,
+        })
+    }
+
+    /// Leaves out the events another node has listed (it re-read what this
+    /// node had made durable before it stopped); returns how many.
+    fn drop_stored_elsewhere(&mut self) -> Result<usize, StoreError> {
+        let Some(publisher) = &self.publisher else { return Ok(0) };
+        if self.events.is_empty() {
+            return Ok(0);
+        }
+        let digests: Vec<u128> = self.events.iter().map(|event| event_digest(&event.event_id)).collect();
+        let elsewhere = publisher.stored_elsewhere(&digests).map_err(StoreError::Publish)?;
+        if elsewhere.is_empty() {
+            return Ok(0);
+        }
+        let before = self.events.len();
+        self.events.retain(|event| !elsewhere.contains(&event_digest(&event.event_id)));
+        let dropped = before - self.events.len();
+        tracing::info!(dropped, "left out of a seal events another node has stored");
+        Ok(dropped)
     }
 
     /// The chain's leaf of each written file.
@@ -628,8 +754,7 @@ fn remove_unlisted_files(
                 if listed.contains(&relative) {
                     continue;
                 }
-                let removal = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
-                removal.map_err(|source| StoreError::Io { path: path.clone(), source })?;
+                remove_if_present(&path)?;
                 removed.push(path);
             }
         }

@@ -211,7 +211,10 @@ impl SharedArgs {
             };
             options.insert(key.trim().to_owned(), value.trim().to_owned());
         }
-        Ok(Some((StorageConfig { url: url.clone(), options }, CatalogConfig { url: self.catalog.clone() })))
+        Ok(Some((
+            StorageConfig { url: url.clone(), options },
+            CatalogConfig { url: self.catalog.clone(), ..CatalogConfig::default() },
+        )))
     }
 }
 
