@@ -12,8 +12,8 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::harness::{Broker, Server, TempDir, duckdb, http, run};
 
-const TOPIC: &str = "agent-audit";
-const PARTITIONS: i32 = 3;
+pub(crate) const TOPIC: &str = "agent-audit";
+pub(crate) const PARTITIONS: i32 = 3;
 
 fn record(i: usize) -> String {
     format!(
@@ -24,7 +24,7 @@ fn record(i: usize) -> String {
     )
 }
 
-fn produce(broker: &Broker, range: std::ops::Range<usize>) {
+pub(crate) fn produce(brokers: &str, range: std::ops::Range<usize>) {
     // One message per record batch: tansu 0.6.0 answers a fetch from an
     // offset inside a stored batch with the *next* batch, skipping the rest
     // of the one asked for (seen here: a fetch at 1800 of a 1,610-message
@@ -32,7 +32,7 @@ fn produce(broker: &Broker, range: std::ops::Range<usize>) {
     // returns the batch holding the offset; with one-message batches every
     // committed position is a batch boundary and tansu behaves.
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", &broker.address)
+        .set("bootstrap.servers", brokers)
         .set("batch.num.messages", "1")
         .create()
         .expect("producer");
@@ -63,7 +63,7 @@ fn produce_poison(broker: &Broker) {
 }
 
 /// The group's committed positions, summed over the partitions.
-fn committed_total(broker: &Broker, group: &str) -> i64 {
+pub(crate) fn committed_total(broker: &Broker, group: &str) -> i64 {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &broker.address)
         .set("group.id", group)
@@ -109,7 +109,7 @@ source = "auto"
     path.display().to_string()
 }
 
-fn metric(server: &Server, name: &str) -> u64 {
+pub(crate) fn metric(server: &Server, name: &str) -> u64 {
     let Ok(answer) = http(server.addr, "GET", "/metrics", &[], b"") else { return 0 };
     String::from_utf8_lossy(&answer.body)
         .lines()
@@ -125,7 +125,7 @@ fn a_consumer_killed_mid_batch_stores_every_message_exactly_once() {
     let data_dir = data.path().join("data").display().to_string();
     let config = write_config(&data, &broker, "e2e");
     let total = 12_000;
-    produce(&broker, 0..total);
+    produce(&broker.address, 0..total);
     produce_poison(&broker);
     let messages = total as i64 + 2;
 

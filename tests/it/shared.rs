@@ -427,3 +427,86 @@ fn two_nodes_holding_the_same_events_list_each_once_whoever_lists_first() {
     assert_eq!(reopened.manifest().total_rows(), 30);
     assert_eq!(listed_rows(&shared), 100);
 }
+
+#[test]
+fn two_kafka_consumers_of_one_group_store_every_message_once_through_a_kill_into_s3_and_postgresql() {
+    use crate::kafka::{PARTITIONS, TOPIC, committed_total, metric, produce};
+
+    let root = TempDir::new("shared-kafka");
+    let broker = crate::harness::Broker::start();
+    broker.create_topic(TOPIC, PARTITIONS as u32);
+    let s3 = S3Server::start(&root.path().join("s3"));
+    let pg = PgServer::start(&root.path().join("pg"));
+    // Positions are committed every 3 s, so a node killed mid-stream has
+    // made durable messages it never committed: the partition's next owner
+    // reads them again.
+    let shared = format!(
+        "{}\n[catalog]\nurl = \"{}\"\n\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"shared\"\nbatch_max_messages = 200\n\
+         commit_interval_ms = 3000\n\n[kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\
+         \"heartbeat.interval.ms\" = \"500\"\n\"max.poll.interval.ms\" = \"10000\"\n\n[[kafka.topics]]\nname = \"{TOPIC}\"\n",
+        s3.config(),
+        pg.url(),
+        broker.address
+    );
+    let (a_dir, b_dir) = (root.path().join("node-a"), root.path().join("node-b"));
+    let a = node(&a_dir, "kafka-a", &shared);
+    let b = node(&b_dir, "kafka-b", &shared);
+
+    // Both members take part (each has stored some of a first third), then
+    // A dies (SIGKILL) while the rest flows, and comes back.
+    let total = 12_000;
+    produce(&broker.address, 0..total / 3);
+    wait_until("both nodes consume", 60, || {
+        let (on_a, on_b) = (metric(&a, "agentrail_kafka_messages_total"), metric(&b, "agentrail_kafka_messages_total"));
+        if on_a > 0 && on_b > 0 { Ok(()) } else { Err(format!("a {on_a}, b {on_b}")) }
+    });
+    let producer = {
+        let brokers = broker.address.clone();
+        std::thread::spawn(move || produce(&brokers, total / 3..total))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    drop(a);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let a = node(&a_dir, "kafka-a", &shared);
+    producer.join().expect("produced");
+    assert_eq!(topic_messages(&broker.address), total as i64, "the broker holds every message once");
+    wait_until("the group commits every message", 180, || match committed_total(&broker, "shared") {
+        n if n >= total as i64 => Ok(()),
+        n => Err(format!("{n} of {total}")),
+    });
+
+    let expected = total as u64;
+    let cache = root.path().join("query");
+    wait_until("exactly every message listed, once", 90, || match shared_count(&cache, &s3.flags(), &pg.url()) {
+        Ok(n) if n == expected => Ok(n),
+        Ok(n) => Err(format!("{n} of {expected}")),
+        Err(error) => Err(error),
+    });
+    assert!(a.stop().success(), "a stops gracefully");
+    assert!(b.stop().success(), "b stops gracefully");
+    let cache = root.path().join("query-after-stop");
+    assert_eq!(shared_count(&cache, &s3.flags(), &pg.url()), Ok(expected));
+    for dir in [&a_dir, &b_dir] {
+        let data = dir.join("data").display().to_string();
+        let output = run(&["verify", "--data-dir", &data], b"");
+        assert!(output.status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    }
+    let glob = root.path().join("s3").join(BUCKET).join("agentrail/segments/*/*.parquet").display().to_string();
+    let rows = duckdb(&format!("SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{glob}')"));
+    assert_eq!((rows[0][0].as_u64(), rows[0][1].as_u64()), (Some(expected), Some(expected)), "{rows}");
+}
+
+/// Messages in the topic (the partitions' high watermarks, summed).
+fn topic_messages(brokers: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create().expect("a consumer");
+    (0..crate::kafka::PARTITIONS)
+        .map(|partition| {
+            let (low, high) = consumer
+                .fetch_watermarks(crate::kafka::TOPIC, partition, std::time::Duration::from_secs(10))
+                .expect("watermarks");
+            high - low
+        })
+        .sum()
+}
