@@ -576,8 +576,8 @@ pub struct SealedJob {
     last: u64,
     pub segments: Vec<SegmentMeta>,
     quarantine: Vec<SegmentMeta>,
-    /// The rows, kept until listed: a seal another node's listing overtook
-    /// is done again from them.
+    /// The rows, kept until listed in a shared store: a seal another
+    /// node's listing overtook is done again from them.
     events: Vec<Event>,
     rejects: Vec<Quarantined>,
     /// Events left out as another node had listed them.
@@ -632,13 +632,17 @@ impl SealJob {
                 return Err(Box::new(SealFailure { job: self, error: StoreError::Publish(error) }));
             }
         }
+        // Only a shared store's listing can be refused and the rows needed
+        // again; a data directory's are dropped now, as before.
+        let (events, rejects) =
+            if self.publisher.is_some() { (self.events, self.rejects) } else { (Vec::new(), Vec::new()) };
         Ok(SealedJob {
             first: self.first,
             last: self.last,
             segments,
             quarantine,
-            events: self.events,
-            rejects: self.rejects,
+            events,
+            rejects,
             dropped,
             leaves,
             recorded: false,
