@@ -83,17 +83,18 @@ pub(crate) fn committed_total(broker: &Broker, group: &str) -> i64 {
         .sum()
 }
 
-fn write_config(dir: &TempDir, broker: &Broker, group: &str) -> String {
-    let path = dir.path().join("agentrail.toml");
-    let text = format!(
+/// A `[kafka]` section consuming the topic as `group`, committing every
+/// `commit_interval_ms`; a killed member is noticed in seconds, not the
+/// default 45 s.
+pub(crate) fn kafka_section(brokers: &str, group: &str, commit_interval_ms: u64) -> String {
+    format!(
         r#"
 [kafka]
-brokers = "{}"
+brokers = "{brokers}"
 group_id = "{group}"
 batch_max_messages = 200
-commit_interval_ms = 250
+commit_interval_ms = {commit_interval_ms}
 
-# A killed member is noticed in seconds, not the default 45 s.
 [kafka.options]
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
@@ -102,10 +103,13 @@ commit_interval_ms = 250
 [[kafka.topics]]
 name = "{TOPIC}"
 source = "auto"
-"#,
-        broker.address
-    );
-    std::fs::write(&path, text).expect("config written");
+"#
+    )
+}
+
+fn write_config(dir: &TempDir, broker: &Broker, group: &str) -> String {
+    let path = dir.path().join("agentrail.toml");
+    std::fs::write(&path, kafka_section(&broker.address, group, 250)).expect("config written");
     path.display().to_string()
 }
 

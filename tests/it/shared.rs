@@ -430,7 +430,7 @@ fn two_nodes_holding_the_same_events_list_each_once_whoever_lists_first() {
 
 #[test]
 fn two_kafka_consumers_of_one_group_store_every_message_once_through_a_kill_into_s3_and_postgresql() {
-    use crate::kafka::{PARTITIONS, TOPIC, committed_total, metric, produce};
+    use crate::kafka::{PARTITIONS, TOPIC, committed_total, kafka_section, metric, produce};
 
     let root = TempDir::new("shared-kafka");
     let broker = crate::harness::Broker::start();
@@ -441,12 +441,10 @@ fn two_kafka_consumers_of_one_group_store_every_message_once_through_a_kill_into
     // made durable messages it never committed: the partition's next owner
     // reads them again.
     let shared = format!(
-        "{}\n[catalog]\nurl = \"{}\"\n\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"shared\"\nbatch_max_messages = 200\n\
-         commit_interval_ms = 3000\n\n[kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\
-         \"heartbeat.interval.ms\" = \"500\"\n\"max.poll.interval.ms\" = \"10000\"\n\n[[kafka.topics]]\nname = \"{TOPIC}\"\n",
+        "{}\n[catalog]\nurl = \"{}\"\n{}",
         s3.config(),
         pg.url(),
-        broker.address
+        kafka_section(&broker.address, "shared", 3000)
     );
     let (a_dir, b_dir) = (root.path().join("node-a"), root.path().join("node-b"));
     let a = node(&a_dir, "kafka-a", &shared);

@@ -71,13 +71,12 @@ impl Publisher {
         Ok(())
     }
 
-    /// Deletes the uploads of `files` (each segment with its index part).
-    async fn delete_files(&self, files: Files<'_>) -> Result<(), StorageError> {
-        for file in files.segments.iter().chain(files.quarantine) {
-            self.storage.delete_tree(&file.path).await?;
-        }
-        for segment in files.segments {
-            self.storage.delete_tree(&part_path(&segment.path)).await?;
+    /// Deletes the uploads of the files at `paths`, each with its index
+    /// part if it has one.
+    async fn delete_uploads(&self, paths: impl IntoIterator<Item = &str>) -> Result<(), StorageError> {
+        for path in paths {
+            self.storage.delete_tree(path).await?;
+            self.storage.delete_tree(&part_path(path)).await?;
         }
         Ok(())
     }
@@ -144,10 +143,7 @@ impl Publisher {
                 "unlisted files the catalog held beyond this node's manifest (a crash between the two); their rows \
                  are sealed again from the write-ahead log"
             );
-            for path in &unlisted {
-                self.storage.delete_tree(path).await?;
-                self.storage.delete_tree(&part_path(path)).await?;
-            }
+            self.delete_uploads(unlisted.iter().map(String::as_str)).await?;
         }
         // Files a crash left written but never listed may have been
         // uploaded: no catalog names them, but an engine reading the bucket
@@ -184,7 +180,8 @@ impl Publish for Publisher {
     }
 
     fn withdraw(&self, files: Files<'_>) -> Result<(), PublishError> {
-        Ok(self.runtime.block_on(self.delete_files(files))?)
+        let paths = files.segments.iter().chain(files.quarantine).map(|file| file.path.as_str());
+        Ok(self.runtime.block_on(self.delete_uploads(paths))?)
     }
 
     fn reconcile(

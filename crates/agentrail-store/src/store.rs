@@ -663,7 +663,8 @@ impl SealJob {
             return Ok(0);
         }
         let before = self.events.len();
-        self.events.retain(|event| !elsewhere.contains(&event_digest(&event.event_id)));
+        let mut kept = digests.iter().map(|digest| !elsewhere.contains(digest));
+        self.events.retain(|_| kept.next().unwrap_or(true));
         let dropped = before - self.events.len();
         tracing::info!(dropped, "left out of a seal events another node has stored");
         Ok(dropped)
