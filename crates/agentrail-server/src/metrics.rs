@@ -63,6 +63,7 @@ pub struct MetricsInner {
     pub duplicates: Counter,
     pub overloaded: Counter,
     pub segments_sealed: Counter,
+    pub seal_failures: Counter,
     pub last_group_size: Gauge,
     /// Requests queued for the writer.
     pub queue_depth: Gauge,
@@ -112,6 +113,11 @@ impl MetricsInner {
                 &self.overloaded,
             ),
             ("agentrail_segments_sealed_total", "Parquet segments sealed.", &self.segments_sealed),
+            (
+                "agentrail_seal_failures_total",
+                "Seals that failed; their rows stay pending and in the log, and are sealed again.",
+                &self.seal_failures,
+            ),
             ("agentrail_kafka_messages_total", "Kafka messages stored (events or quarantine).", &self.kafka_messages),
             ("agentrail_kafka_errors_total", "Errors reported by the Kafka client.", &self.kafka_errors),
             (

@@ -230,6 +230,7 @@ impl Sealer {
                 Ok(Ok(sealed)) => self.unlisted = Some(sealed),
                 Ok(Err(failure)) => {
                     tracing::error!(error = %failure.error, "sealing failed; the rows stay pending and in the log");
+                    metrics.seal_failures.add(1);
                     store.restore(failure.job);
                 }
                 Err(_) => return Err("the sealing thread panicked; restart to replay the log".into()),
@@ -406,6 +407,10 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
         if let Err(error) = store.collect_retired(Timestamp::now()) {
             tracing::error!(%error, "cannot delete merged-away segments; will retry");
         }
+        // Rows become pending by a write, but also by the log's replay at
+        // open and by a seal that failed or was requeued: their age counts
+        // from when the writer first sees them, whatever brought them.
+        oldest_pending = if store.has_pending() { oldest_pending.or_else(|| Some(Instant::now())) } else { None };
         if store.wants_seal() || oldest_pending.is_some_and(|t| t.elapsed() >= options.seal_age) {
             sealer.start(&mut store);
             if !store.has_pending() {
@@ -454,9 +459,6 @@ fn run(mut store: Store, receiver: Receiver<Message>, options: WriterOptions, me
                         metrics.accepted.add(outcome.accepted as u64);
                         metrics.duplicates.add(outcome.duplicates as u64);
                         let _ = reply.send(Ok(outcome));
-                    }
-                    if store.has_pending() {
-                        oldest_pending.get_or_insert_with(Instant::now);
                     }
                 }
                 Err(error) => {
@@ -549,5 +551,47 @@ mod tests {
         let _ = request.reply.send(Ok(AppendOutcome { accepted: 1, duplicates: 0, quarantined: 0 }));
         let answered = pending.await.expect("task").expect("answers");
         assert_eq!(answered.status(), StatusCode::OK);
+    }
+
+    fn wait_for(what: &str, done: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Rows can be pending with no write to come: replayed from the log at
+    /// open, or put back by a seal that failed (or that another node's
+    /// listing overtook). They are sealed once `seal_age` old all the same,
+    /// not left until the next write or the shutdown.
+    #[test]
+    fn pending_rows_no_write_brought_are_sealed_once_old_enough() {
+        use agentrail_collect::SourceChoice;
+        use agentrail_store::StoreOptions;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = || StoreOptions { auto_seal: false, ..StoreOptions::default() };
+        let records = (0..3).map(|n| RECORD.replace("gw-1", &format!("gw-{n}"))).collect::<Vec<_>>().join("\n");
+        let events = builtin_normalizer().expect("built-ins").normalize_all(records.as_bytes(), &SourceChoice::Auto);
+        let (mut store, _) = Store::open(dir.path(), options()).expect("opens");
+        store.append(events.expect("normalizes"), Vec::new()).expect("durable");
+        drop(store);
+
+        // A file where the segments directory goes: the first seals fail.
+        let in_the_way = dir.path().join("segments");
+        std::fs::write(&in_the_way, b"in the way").expect("blocks");
+        let (store, report) = Store::open(dir.path(), options()).expect("reopens");
+        assert_eq!(report.replayed_events, 3);
+        let metrics = Metrics::default();
+        let writer_options = WriterOptions { seal_age: Duration::from_millis(50), ..WriterOptions::default() };
+        let (_writer, thread) = start(store, writer_options, Arc::clone(&metrics));
+        wait_for("a failed seal", || metrics.seal_failures.get() > 0);
+        std::fs::remove_file(&in_the_way).expect("unblocks");
+        wait_for("the seal of the rows put back", || metrics.segments_sealed.get() > 0);
+        thread.shutdown().expect("stops");
+
+        let (store, report) = Store::open(dir.path(), options()).expect("reopens");
+        assert_eq!((store.manifest().total_rows(), report.replayed_events), (3, 0));
     }
 }
