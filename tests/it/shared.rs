@@ -202,7 +202,9 @@ fn two_nodes_share_s3_and_a_postgresql_catalog_through_a_kill_and_a_query_only_p
     let root = TempDir::new("shared-two-nodes");
     let s3 = S3Server::start(&root.path().join("s3"));
     let pg = PgServer::start(&root.path().join("pg"));
-    let shared = format!("{}\n[catalog]\nurl = \"{}\"\n", s3.config(), pg.url());
+    // Each node merges its small seals every second, while the queries below run.
+    let compaction = "[compaction]\ninterval = \"1s\"\nmin_segments = 2\ngrace = \"1s\"\n";
+    let shared = format!("{}\n[catalog]\nurl = \"{}\"\n{compaction}", s3.config(), pg.url());
     let (a_dir, b_dir) = (root.path().join("node-a"), root.path().join("node-b"));
     let mut a = node(&a_dir, "ingest-a", &shared);
     let b = node(&b_dir, "ingest-b", &shared);
@@ -238,16 +240,7 @@ fn two_nodes_share_s3_and_a_postgresql_catalog_through_a_kill_and_a_query_only_p
     assert_eq!(seen, expected);
 
     // Each node's segments are named after it, and listed under it.
-    let listed = Command::new("psql")
-        .args([
-            &pg.url(),
-            "-At",
-            "-c",
-            "SELECT node, count(*), sum(rows) FROM agentrail_files GROUP BY node ORDER BY node",
-        ])
-        .output()
-        .expect("psql runs");
-    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let listed = psql(&pg.url(), "SELECT node, count(*), sum(rows) FROM agentrail_files GROUP BY node ORDER BY node");
     let per_node: Vec<(String, u64)> = listed
         .lines()
         .filter_map(|line| {
@@ -278,18 +271,48 @@ fn two_nodes_share_s3_and_a_postgresql_catalog_through_a_kill_and_a_query_only_p
             }
         });
     }
-    drop(a);
-    drop(b);
+
+    // Both nodes merged their seals (ids and all, in the catalog's
+    // transactions) and, past the grace, deleted the merged-away uploads:
+    // the bucket holds what the catalog lists, and the count never moved.
+    let segments = root.path().join("s3").join(BUCKET).join("agentrail/segments");
+    wait_until("each node merged and its merged-away uploads went", 60, || {
+        let merged =
+            psql(&pg.url(), "SELECT node FROM agentrail_files WHERE path LIKE '%-c%' GROUP BY node ORDER BY node");
+        let listed = psql(&pg.url(), "SELECT count(*) FROM agentrail_files WHERE kind = 'events'");
+        let uploaded = walk(&segments).iter().filter(|name| name.ends_with(".parquet")).count();
+        match (merged.as_str(), listed.parse::<usize>()) {
+            ("ingest-a\ningest-b", Ok(listed)) if listed == uploaded => Ok(()),
+            _ => Err(format!("merged by {merged:?}; {listed} listed, {uploaded} uploaded")),
+        }
+    });
+    assert_eq!(shared_count(&cache, &s3.flags(), &pg.url()), Ok(expected));
+    let ids = psql(&pg.url(), "SELECT count(*) FROM agentrail_event_ids");
+    assert_eq!(ids.parse::<u64>().ok(), Some(expected), "each listed event's id, moved with its merge");
+    // Stopped, not killed: a merge under way is finished (one a kill cuts
+    // short leaves files the next start removes).
+    assert!(a.stop().success(), "a stops gracefully");
+    assert!(b.stop().success(), "b stops gracefully");
     for dir in [&a_dir, &b_dir] {
         let data = dir.join("data").display().to_string();
         let output = run(&["verify", "--data-dir", &data], b"");
         assert!(output.status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
     }
 
-    // DuckDB reads the bucket's Parquet as it is (through the file system s3s-fs serves).
-    let glob = root.path().join("s3").join(BUCKET).join("agentrail/segments/*/*.parquet").display().to_string();
-    let rows = duckdb(&format!("SELECT count(*) AS n FROM read_parquet('{glob}', hive_partitioning = true)"));
-    assert_eq!(rows[0][0].as_u64(), Some(expected), "{rows}");
+    // DuckDB reads the bucket's Parquet as it is (through the file system
+    // s3s-fs serves), the files the catalog lists: a merge's inputs stay in
+    // the bucket for their grace, where a glob would count them too.
+    let bucket = root.path().join("s3").join(BUCKET).join("agentrail");
+    let files: Vec<String> = psql(&pg.url(), "SELECT path FROM agentrail_files WHERE kind = 'events'")
+        .lines()
+        .map(|path| format!("'{}'", bucket.join(path).display()))
+        .collect();
+    let sql = format!(
+        "SELECT count(*), count(DISTINCT event_id) FROM read_parquet([{}], hive_partitioning = true)",
+        files.join(", ")
+    );
+    let rows = duckdb(&sql);
+    assert_eq!((rows[0][0].as_u64(), rows[0][1].as_u64()), (Some(expected), Some(expected)), "{rows}");
 }
 
 #[test]
@@ -323,6 +346,13 @@ fn a_second_process_with_the_same_node_id_is_refused_and_bad_storage_is_named() 
         assert!(!output.status.success(), "{storage}");
         assert!(stderr(&output).contains(wanted), "{wanted}: {}", stderr(&output));
     }
+}
+
+/// `sql`'s answer through psql, unaligned, trimmed.
+fn psql(url: &str, sql: &str) -> String {
+    let output = Command::new("psql").args([url, "-At", "-c", sql]).output().expect("psql runs");
+    assert!(output.status.success(), "{sql}: {}", stderr(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// File names under `dir`, recursively.

@@ -10,7 +10,8 @@ use agentrail_collect::{SourceChoice, builtin_normalizer};
 use agentrail_event::Event;
 use agentrail_query::{QueryEngine, QueryLimits};
 use agentrail_shared::{CatalogConfig, Listing, Shared, StorageConfig};
-use agentrail_store::{Publish, Store, StoreOptions};
+use agentrail_store::verify::{VerifyOptions, verify};
+use agentrail_store::{CompactionPolicy, Publish, RetentionPolicy, Store, StoreOptions};
 
 fn sample_events() -> Vec<Event> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-data/samples/mixed.ndjson");
@@ -125,12 +126,151 @@ fn what_the_catalog_lists_beyond_the_manifest_is_unlisted_on_open_and_a_local_ba
 }
 
 #[test]
-fn compaction_and_retention_are_refused_on_a_shared_store() {
+fn retention_is_refused_on_a_shared_store() {
     let root = tempfile::tempdir().expect("tempdir");
     let shared = shared(root.path());
     let (mut store, _) = Store::open(&root.path().join("n"), options(&shared, "n")).expect("opens");
-    let compaction = store.compact(&agentrail_store::CompactionPolicy::default(), true).expect_err("refused");
-    assert!(compaction.to_string().contains("compaction is not available on a shared store"), "{compaction}");
+    let policy = RetentionPolicy { keep: Some(Duration::from_secs(86_400)), ..RetentionPolicy::default() };
+    let refused = store.apply_retention(&policy, agentrail_event::Timestamp::now(), false).expect_err("refused");
+    assert!(refused.to_string().contains("retention is not available on a shared store"), "{refused}");
+}
+
+/// `parts` seals of the sample, each a small segment, in `dir`.
+fn small_seals(store: &mut Store, parts: usize) -> Vec<Event> {
+    let events = sample_events();
+    for part in events.chunks(events.len().div_ceil(parts)) {
+        store.append(part.to_vec(), Vec::new()).expect("durable");
+        store.seal().expect("sealed and listed");
+    }
+    events
+}
+
+/// The merged files of a compaction, and the files merged away.
+fn outcome_files(outcome: &agentrail_store::CompactionOutcome) -> (Vec<String>, Vec<String>) {
+    let merged = outcome.merges.iter().map(|m| m.into.clone()).collect();
+    (merged, outcome.merges.iter().flat_map(|m| m.from.clone()).collect())
+}
+
+/// Whether the bucket holds an object at `path` or under it (a file
+/// system store leaves the directories of deleted objects behind).
+fn in_bucket(root: &std::path::Path, path: &str) -> bool {
+    fn holds_a_file(path: &std::path::Path) -> bool {
+        match std::fs::read_dir(path) {
+            Ok(entries) => entries.flatten().any(|entry| holds_a_file(&entry.path())),
+            Err(_) => path.is_file(),
+        }
+    }
+    holds_a_file(&root.join("bucket").join(path))
+}
+
+fn assert_verifies(dir: &std::path::Path) {
+    let report = verify(dir, &VerifyOptions::default(), &mut |_, _| {}).expect("verification runs");
+    assert!(report.verified, "{:?}", report.problems);
+}
+
+#[test]
+fn a_compaction_swaps_files_in_the_catalog_at_once_and_a_follower_counting_throughout_never_sees_a_waver() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let shared = shared(root.path());
+    let dir = root.path().join("n");
+    let (mut store, _) = Store::open(&dir, options(&shared, "n")).expect("opens");
+    let events = small_seals(&mut store, 12);
+    let before = listing(&shared).segments;
+    assert!(before.len() >= 12, "{before:?}");
+
+    let engine = QueryEngine::open_shared(
+        &shared,
+        &root.path().join("cache"),
+        Duration::from_millis(10),
+        QueryLimits::default(),
+    )
+    .expect("follows the catalog");
+    let expected = events.len() as u64;
+    assert_eq!(count(&engine), expected);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = std::thread::spawn({
+        let stop = Arc::clone(&stop);
+        move || {
+            let mut counts = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                counts.push(count(&engine));
+            }
+            (counts, engine)
+        }
+    });
+
+    let grace = Duration::from_millis(1500);
+    let policy = CompactionPolicy { target_rows: 1_000_000, min_segments: 2, grace, ..CompactionPolicy::default() };
+    let outcome = store.compact(&policy, false).expect("merged and swapped");
+    let (merged, merged_away) = outcome_files(&outcome);
+    assert!(merged_away.len() >= 10, "{outcome:?}");
+    assert!(merged.iter().all(|m| m.contains("/n-")), "a shared store's merged files are named after its node");
+    let after = listing(&shared).segments;
+    assert_eq!(after.len(), before.len() - merged_away.len() + merged.len());
+    assert!(merged.iter().all(|m| after.iter().any(|s| &s.path == m)), "{after:?}");
+    assert!(merged_away.iter().all(|m| !after.iter().any(|s| &s.path == m)), "{after:?}");
+    assert_eq!(after.iter().map(|s| s.rows).sum::<u64>(), expected);
+    assert_eq!(store.manifest().segments, after, "the catalog lists what the manifest does");
+    assert!(merged.iter().all(|m| in_bucket(root.path(), m)));
+    assert!(merged_away.iter().all(|m| in_bucket(root.path(), m)), "merged-away uploads stay for their grace");
+
+    std::thread::sleep(grace + Duration::from_millis(200));
+    assert_eq!(store.collect_retired(agentrail_event::Timestamp::now()).expect("retired"), merged_away.len());
+    for segment in &merged_away {
+        assert!(!in_bucket(root.path(), segment), "{segment} still uploaded");
+        assert!(!in_bucket(root.path(), &agentrail_store::index::part_path(segment)));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (counts, engine) = counter.join().expect("the counter");
+    assert!(counts.len() > 3, "the follower counted throughout: {counts:?}");
+    let wrong: Vec<&u64> = counts.iter().filter(|n| **n != expected).collect();
+    assert!(wrong.is_empty(), "{} of {} counts wavered: {wrong:?}", wrong.len(), counts.len());
+    assert_eq!(count(&engine), expected);
+    drop(store);
+    assert_verifies(&dir);
+    let uploaded_chain = std::fs::read_to_string(root.path().join("bucket/integrity/n/chain.jsonl")).expect("chain");
+    assert!(merged.iter().all(|m| uploaded_chain.contains(m.as_str())), "the uploaded chain holds the merges' leaves");
+    assert!(uploaded_chain.contains("compaction: its rows were merged into"), "and the retirements");
+}
+
+#[test]
+fn a_merge_the_catalog_never_saw_is_listed_on_open_and_the_merged_away_uploads_wait_for_their_grace() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let shared = shared(root.path());
+    let dir = root.path().join("n");
+    let (mut store, _) = Store::open(&dir, options(&shared, "n")).expect("opens");
+    let events = small_seals(&mut store, 6);
+    let before = listing(&shared).segments;
+    drop(store);
+
+    // Merged with no shared store at hand (a crash between the manifest
+    // and the catalog leaves the same): the catalog still lists the inputs.
+    let grace = Duration::from_secs(3600);
+    let policy = CompactionPolicy { target_rows: 1_000_000, min_segments: 2, grace, ..CompactionPolicy::default() };
+    let local = StoreOptions { seal_rows: 1_000_000, auto_seal: false, ..StoreOptions::default() };
+    let (mut store, _) = Store::open(&dir, local).expect("opens alone");
+    let (mut merged, mut merged_away) = outcome_files(&store.compact(&policy, false).expect("merged"));
+    drop(store);
+    assert_eq!(listing(&shared).segments, before);
+
+    let (store, report) = Store::open(&dir, options(&shared, "n")).expect("reopens shared");
+    let mut reconciled = report.reconciled.clone();
+    for paths in [&mut merged, &mut merged_away, &mut reconciled.published, &mut reconciled.unlisted] {
+        paths.sort();
+    }
+    assert_eq!((reconciled.published, reconciled.unlisted), (merged, merged_away.clone()));
+    let listed = listing(&shared).segments;
+    assert_eq!(listed, store.manifest().segments);
+    assert_eq!(listed.iter().map(|s| s.rows).sum::<u64>(), events.len() as u64);
+    assert!(merged_away.iter().all(|m| in_bucket(root.path(), m)), "in their grace, queries may still read them");
+
+    let mut store = store;
+    let later = agentrail_event::Timestamp::from_micros(agentrail_event::Timestamp::now().as_micros() + 7_200_000_000);
+    assert_eq!(store.collect_retired(later).expect("retired"), merged_away.len());
+    assert!(merged_away.iter().all(|m| !in_bucket(root.path(), m)));
+    drop(store);
+    assert_verifies(&dir);
 }
 
 #[test]

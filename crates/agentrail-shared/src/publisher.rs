@@ -14,7 +14,9 @@ use agentrail_store::chain::CHAIN_FILE;
 use agentrail_store::index::part_path;
 use agentrail_store::integrity::CHECKPOINTS_FILE;
 use agentrail_store::segment::for_each_event_id;
-use agentrail_store::{Files, Listed, Manifest, Publish, PublishError, Reconciled, Records, SegmentMeta, event_digest};
+use agentrail_store::{
+    Files, Listed, Manifest, OpenFiles, Publish, PublishError, Reconciled, Records, SegmentMeta, event_digest,
+};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::catalog::{Catalog, Listing};
@@ -95,12 +97,38 @@ impl Publisher {
         Ok(())
     }
 
+    /// Lists `added` and unlists `removed` at once, for files whose events
+    /// this node already listed (its own merged-away files, or files sealed
+    /// before it shared its store): an event another node listed too stays
+    /// listed by both, as it was, rather than the change being refused.
+    async fn change_keeping_duplicates(
+        &self,
+        dir: &Path,
+        added: &Listing,
+        removed: &[String],
+    ) -> Result<(), PublishError> {
+        let mut ids = event_ids(dir, &added.segments)?;
+        let duplicates = self.catalog.change(&self.node, added, &ids, removed).await?;
+        if !duplicates.is_empty() {
+            tracing::warn!(
+                events = duplicates.len(),
+                "files this node lists hold events another node listed too (sealed before this node shared its \
+                 store); both are kept"
+            );
+            for (_, digests) in &mut ids {
+                digests.retain(|digest| !duplicates.contains(digest));
+            }
+            self.catalog.change(&self.node, added, &ids, removed).await?;
+        }
+        Ok(())
+    }
+
     async fn reconcile_now(
         &self,
         dir: &Path,
         manifest: &Manifest,
         records: &Records,
-        abandoned: &[String],
+        files: OpenFiles<'_>,
     ) -> Result<Reconciled, PublishError> {
         self.catalog.claim(&self.node).await?;
         let listed = self.catalog.list_node(&self.node).await?;
@@ -122,33 +150,26 @@ impl Publisher {
         }
         self.upload_records(records).await?;
         if !unlisted.is_empty() || !publish.segments.is_empty() || !publish.quarantine.is_empty() {
-            let mut ids = event_ids(dir, &publish.segments)?;
-            let duplicates = self.catalog.change(&self.node, &publish, &ids, &unlisted).await?;
-            if !duplicates.is_empty() {
-                // Sealed before this directory shared anything, so not a
-                // re-read of another node's partition: listed anyway.
-                tracing::warn!(
-                    events = duplicates.len(),
-                    "files sealed before this node shared its store hold events another node listed too; both are kept"
-                );
-                for (_, digests) in &mut ids {
-                    digests.retain(|digest| !duplicates.contains(digest));
-                }
-                self.catalog.change(&self.node, &publish, &ids, &unlisted).await?;
-            }
+            // The manifest's files: this node's own events, listed anyway.
+            self.change_keeping_duplicates(dir, &publish, &unlisted).await?;
         }
-        if !unlisted.is_empty() {
+        // A merged-away file in its grace is unlisted (a crash came between
+        // a merge's manifest and its catalog) but stays for queries; it goes
+        // when its grace ends.
+        let retired: HashSet<&str> = files.retired.iter().map(String::as_str).collect();
+        let gone: Vec<&str> = unlisted.iter().map(String::as_str).filter(|path| !retired.contains(path)).collect();
+        if !gone.is_empty() {
             tracing::warn!(
-                files = unlisted.len(),
+                files = gone.len(),
                 "unlisted files the catalog held beyond this node's manifest (a crash between the two); their rows \
                  are sealed again from the write-ahead log"
             );
-            self.delete_uploads(unlisted.iter().map(String::as_str)).await?;
+            self.delete_uploads(gone).await?;
         }
         // Files a crash left written but never listed may have been
         // uploaded: no catalog names them, but an engine reading the bucket
         // directly would count their rows twice.
-        for path in abandoned {
+        for path in files.abandoned {
             self.storage.delete_tree(path).await?;
         }
         let published = publish.segments.iter().chain(&publish.quarantine).map(|s| s.path.clone()).collect();
@@ -179,9 +200,20 @@ impl Publish for Publisher {
         })
     }
 
-    fn withdraw(&self, files: Files<'_>) -> Result<(), PublishError> {
-        let paths = files.segments.iter().chain(files.quarantine).map(|file| file.path.as_str());
-        Ok(self.runtime.block_on(self.delete_uploads(paths))?)
+    fn replace(&self, files: Files<'_>, removed: &[String], records: &Records) -> Result<(), PublishError> {
+        self.runtime.block_on(async {
+            self.upload_records(records).await?;
+            let added = Listing { segments: files.segments.to_vec(), quarantine: files.quarantine.to_vec() };
+            self.change_keeping_duplicates(files.dir, &added, removed).await
+        })
+    }
+
+    fn withdraw(&self, files: Files<'_>, records: &Records) -> Result<(), PublishError> {
+        let paths: Vec<&str> = files.segments.iter().chain(files.quarantine).map(|file| file.path.as_str()).collect();
+        self.runtime.block_on(async {
+            self.upload_records(records).await?;
+            Ok(self.delete_uploads(paths).await?)
+        })
     }
 
     fn reconcile(
@@ -189,9 +221,9 @@ impl Publish for Publisher {
         dir: &Path,
         manifest: &Manifest,
         records: &Records,
-        abandoned: &[String],
+        files: OpenFiles<'_>,
     ) -> Result<Reconciled, PublishError> {
-        self.runtime.block_on(self.reconcile_now(dir, manifest, records, abandoned))
+        self.runtime.block_on(self.reconcile_now(dir, manifest, records, files))
     }
 }
 

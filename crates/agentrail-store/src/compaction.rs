@@ -26,9 +26,17 @@
 //! them and drops the merge from the pending file. A crash at any step is
 //! finished on the next open; before the pending file is written, the merged
 //! files are simply unlisted and go.
+//!
+//! In a shared store ([`crate::publish`]) the job also uploads the merged
+//! files, and the swap is made in the catalog (one transaction) after the
+//! pending file and before the manifest, so every query node sees the same
+//! switch; a crash in between is finished on open (the manifest first, then
+//! the catalog brought to it). Only this node's own files are merged, and
+//! the merged-away uploads are deleted when their grace ends.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentrail_event::{Timestamp, columns};
@@ -41,9 +49,10 @@ use crate::chain::{ChainState, Leaf};
 use crate::durable::{read_json, replace_json};
 use crate::index::part_path;
 use crate::manifest::Manifest;
+use crate::publish::{Files, Publish};
 use crate::retention::remove;
 use crate::segment::{MERGED_ROW_GROUP_ROWS, SegmentError, SegmentMeta, read_segment, write_segment_batch};
-use crate::store::{Store, StoreError, segment_leaf};
+use crate::store::{Store, StoreError, file_stem, segment_leaf};
 
 /// The merges whose old files wait for their grace to end, in the data directory.
 pub const PENDING_FILE: &str = "compaction.pending.json";
@@ -116,6 +125,8 @@ pub struct CompactionJob {
     segments_before: usize,
     /// Each merge's inputs with the log range their leaves carry.
     groups: Vec<Vec<(SegmentMeta, (u64, u64))>>,
+    /// The shared store the merged files are uploaded to, if any.
+    publisher: Option<Arc<dyn Publish>>,
 }
 
 /// A job whose merged files are written, ready for the manifest.
@@ -165,6 +176,11 @@ impl Pending {
             return remove(&path);
         }
         replace_json(&path, self).map_err(|(path, source)| StoreError::Io { path, source })
+    }
+
+    /// The merged-away segments still in their grace.
+    pub(crate) fn retired(&self) -> Vec<String> {
+        self.merges.iter().flat_map(|m| m.from.iter().map(|s| s.path.clone())).collect()
     }
 
     /// Files that are in no manifest yet must stay: merged-away segments and
@@ -248,6 +264,7 @@ impl Store {
             grace: policy.grace,
             segments_before: self.manifest().segments.len(),
             groups,
+            publisher: self.publisher().cloned(),
         }
     }
 
@@ -255,14 +272,12 @@ impl Store {
     /// whose inputs are no longer all listed (something else rewrote them
     /// meanwhile) is dropped and its files removed.
     pub fn finish_compaction(&mut self, done: &CompactionDone) -> Result<(), StoreError> {
-        self.refuse_if_shared("compaction")?;
         let listed: HashSet<&str> = self.manifest().segments.iter().map(|s| s.path.as_str()).collect();
         let (valid, stale): (Vec<&Merge>, Vec<&Merge>) =
             done.merges.iter().partition(|m| m.from.iter().all(|s| listed.contains(s.path.as_str())));
         for merge in stale {
             tracing::warn!(merged = %merge.into.path, "the merge's inputs changed meanwhile; it is dropped");
-            remove(&self.dir().join(&merge.into.path))?;
-            remove(&self.dir().join(part_path(&merge.into.path)))?;
+            self.drop_merged(std::slice::from_ref(&merge.into))?;
         }
         if valid.is_empty() {
             return Ok(());
@@ -274,6 +289,33 @@ impl Store {
         );
         pending.merges.extend(valid.iter().map(|m| Merge { retire_at, ..(*m).clone() }));
         pending.store(&dir)?;
+        if let Some(publisher) = self.publisher().cloned() {
+            // Chained first, so the records copied out with the swap hold
+            // the merged segments' leaves (`complete` does not add them twice).
+            let leaves: Vec<Leaf> = valid.iter().map(|m| m.leaf.clone()).collect();
+            self.manifest_and_integrity().1.record(&leaves)?;
+            let merged: Vec<SegmentMeta> = valid.iter().map(|m| m.into.clone()).collect();
+            let removed: Vec<String> = valid.iter().flat_map(|m| m.from.iter().map(|s| s.path.clone())).collect();
+            let files = Files { dir: &dir, segments: &merged, quarantine: &[] };
+            if let Err(error) = publisher.replace(files, &removed, &self.records()) {
+                // Nothing swapped: the merge is forgotten, the chain told why.
+                self.pending_merges().store(&dir)?;
+                let at = Timestamp::now();
+                let reason = format!("the shared catalog did not take the merge ({error}); its inputs stay listed");
+                let deleted: Vec<Leaf> = merged
+                    .iter()
+                    .map(|s| Leaf::Deleted {
+                        segment: s.path.clone(),
+                        sha256: s.sha256.clone(),
+                        reason: reason.clone(),
+                        at,
+                    })
+                    .collect();
+                self.manifest_and_integrity().1.record(&deleted)?;
+                self.drop_merged(&merged)?;
+                return Err(StoreError::Publish(error));
+            }
+        }
         let (manifest, integrity) = self.manifest_and_integrity();
         pending.complete(&dir, manifest, integrity)?;
         tracing::info!(
@@ -313,9 +355,15 @@ impl Store {
             .collect();
         let (_, integrity) = self.manifest_and_integrity();
         integrity.record(&leaves)?;
-        for segment in due.iter().flat_map(|m| &m.from).filter(|s| !listed.contains(&s.path)) {
+        let gone: Vec<SegmentMeta> =
+            due.iter().flat_map(|m| &m.from).filter(|s| !listed.contains(&s.path)).cloned().collect();
+        for segment in &gone {
             remove(&dir.join(&segment.path))?;
             remove(&dir.join(part_path(&segment.path)))?;
+        }
+        if let Some(publisher) = self.publisher() {
+            let files = Files { dir: &dir, segments: &gone, quarantine: &[] };
+            publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
         }
         pending.merges = waiting;
         pending.store(&dir)?;
@@ -328,7 +376,6 @@ impl Store {
     /// thread), then deletes whatever retired files are due. A dry run
     /// writes nothing.
     pub fn compact(&mut self, policy: &CompactionPolicy, dry_run: bool) -> Result<CompactionOutcome, StoreError> {
-        self.refuse_if_shared("compaction")?;
         let now = Timestamp::now();
         let job = self.begin_compaction(policy, now);
         if dry_run {
@@ -338,6 +385,19 @@ impl Store {
         self.finish_compaction(&done)?;
         self.collect_retired(Timestamp::now())?;
         Ok(done.outcome())
+    }
+
+    /// Removes merged files that will not be listed, and their uploads.
+    fn drop_merged(&self, merged: &[SegmentMeta]) -> Result<(), StoreError> {
+        for segment in merged {
+            remove(&self.dir().join(&segment.path))?;
+            remove(&self.dir().join(part_path(&segment.path)))?;
+        }
+        if let Some(publisher) = self.publisher() {
+            let files = Files { dir: self.dir(), segments: merged, quarantine: &[] };
+            publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
+        }
+        Ok(())
     }
 }
 
@@ -368,7 +428,8 @@ impl CompactionJob {
             let last = group.iter().map(|(_, (_, last))| *last).max().unwrap_or(0);
             // Named after the log range it holds, and unique by the time of
             // the merge (a later merge may cover the same range).
-            let relative = format!("segments/dt={day}/{first:020}-{last:020}-c{}-{n}.parquet", self.now.as_micros());
+            let stem = file_stem(self.publisher.as_ref(), (first, last));
+            let relative = format!("segments/dt={day}/{stem}-c{}-{n}.parquet", self.now.as_micros());
             let batch = merged_rows(&self.dir, group.iter().map(|(s, _)| s))?;
             let into = write_segment_batch(&self.dir, &day, &relative, &batch, MERGED_ROW_GROUP_ROWS)?;
             let leaf = segment_leaf(&self.dir, &into, true, (first, last), self.now)?;
@@ -377,7 +438,14 @@ impl CompactionJob {
             // Set when the merge is listed (`finish_compaction`).
             merges.push(Merge { into, from, leaf, retire_at: self.now });
         }
-        Ok(CompactionDone { merges, segments_before: self.segments_before, grace: self.grace })
+        let done = CompactionDone { merges, segments_before: self.segments_before, grace: self.grace };
+        if let Some(publisher) = &self.publisher {
+            // Copied out here, off the writer; listed by `finish_compaction`.
+            let merged: Vec<SegmentMeta> = done.merges.iter().map(|m| m.into.clone()).collect();
+            let files = Files { dir: &self.dir, segments: &merged, quarantine: &[] };
+            publisher.upload(files).map_err(StoreError::Publish)?;
+        }
+        Ok(done)
     }
 }
 

@@ -30,7 +30,7 @@ pub use compaction::{CompactionDone, CompactionJob, CompactionOutcome, Compactio
 pub use index::{CompiledQuery, IndexError, IndexPart, IndexQuery, PartProblem};
 pub use integrity::{Integrity, IntegrityError, IntegrityOptions};
 pub use manifest::{Manifest, ManifestError};
-pub use publish::{Files, Listed, Publish, PublishError, Reconciled, Records};
+pub use publish::{Files, Listed, OpenFiles, Publish, PublishError, Reconciled, Records};
 pub use quarantine::{Quarantined, quarantine_schema};
 pub use retention::{RetentionDone, RetentionJob, RetentionOutcome, RetentionPolicy};
 pub use segment::{SegmentError, SegmentMeta};

@@ -16,6 +16,12 @@
 //!    manifest holds and the catalog does not is uploaded and listed; the
 //!    uploads of files a crash left unlisted are deleted.
 //!
+//! A compaction uploads its merged files on its own thread, then `replace`s
+//! the merged-away files with them in the catalog in one step (before the
+//! manifest does the same), so a query node sees either the old files or
+//! the merged ones, never both; the old uploads are `withdraw`n once their
+//! grace ends.
+//!
 //! Events are stored once across nodes, the first listing wins: a node
 //! re-reading a Kafka partition another node had taken (and made durable,
 //! but not committed, before it stopped) holds events that node will seal
@@ -96,18 +102,38 @@ pub trait Publish: Send + Sync + fmt::Debug {
     /// catalog, unless another node listed some of their events first.
     fn list(&self, files: Files<'_>, records: &Records) -> Result<Listed, PublishError>;
 
-    /// Deletes the uploads of files that will never be listed.
-    fn withdraw(&self, files: Files<'_>) -> Result<(), PublishError>;
+    /// Lists `files` and unlists `removed` (relative paths) in one step,
+    /// after copying the integrity records out: a compaction's swap. The
+    /// merged files hold the events the removed ones did, so an event
+    /// another node listed too (both were kept, see
+    /// [`Publish::reconcile`]) is no reason to refuse.
+    fn replace(&self, files: Files<'_>, removed: &[String], records: &Records) -> Result<(), PublishError>;
+
+    /// Copies the integrity records out (they say why the files went),
+    /// then deletes the uploads of files that are not (or no longer) listed.
+    fn withdraw(&self, files: Files<'_>, records: &Records) -> Result<(), PublishError>;
 
     /// Brings the catalog's list of this node's files to the manifest's,
     /// and deletes any upload of `abandoned` (files written by a seal or a
     /// merge that a crash left unlisted, removed from the directory on open;
-    /// relative paths).
+    /// relative paths). A file the catalog lists and the manifest does not
+    /// is unlisted; its upload is deleted too unless it is `retired` (merged
+    /// away and in its grace: queries may still read it).
     fn reconcile(
         &self,
         dir: &Path,
         manifest: &Manifest,
         records: &Records,
-        abandoned: &[String],
+        files: OpenFiles<'_>,
     ) -> Result<Reconciled, PublishError>;
+}
+
+/// What the store found of its files on open, for [`Publish::reconcile`]
+/// (relative paths).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenFiles<'a> {
+    /// Written by a seal or a merge a crash left unlisted; removed locally.
+    pub abandoned: &'a [String],
+    /// Merged away and still in their grace.
+    pub retired: &'a [String],
 }

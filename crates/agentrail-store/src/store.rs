@@ -26,7 +26,7 @@ use crate::index::{IndexError, IndexPart, PartProblem, part_path, rebuild_part};
 use crate::integrity::{Integrity, IntegrityError, IntegrityOptions};
 use crate::jsonl::JsonlError;
 use crate::manifest::{Manifest, ManifestError};
-use crate::publish::{Files, Listed, Publish, PublishError, Reconciled, Records};
+use crate::publish::{Files, Listed, OpenFiles, Publish, PublishError, Reconciled, Records};
 use crate::quarantine::{Quarantined, write_quarantine};
 use crate::retention;
 use crate::segment::{SegmentError, SegmentMeta, for_each_event_id, write_segments};
@@ -203,8 +203,9 @@ impl Store {
                 .filter_map(|path| path.strip_prefix(dir).ok())
                 .map(|path| path.to_string_lossy().into_owned())
                 .collect();
-            report.reconciled =
-                publisher.reconcile(dir, &manifest, &records, &abandoned).map_err(StoreError::Publish)?;
+            let retired = merges.retired();
+            let files = OpenFiles { abandoned: &abandoned, retired: &retired };
+            report.reconciled = publisher.reconcile(dir, &manifest, &records, files).map_err(StoreError::Publish)?;
         }
         let mut seen = HashSet::new();
         for segment in &manifest.segments {
@@ -263,6 +264,16 @@ impl Store {
 
     /// Refuses `what` on a shared store: compaction and retention change
     /// files other nodes read, through steps only the local manifest knows.
+    /// The shared store this one publishes to, if any.
+    pub(crate) fn publisher(&self) -> Option<&Arc<dyn Publish>> {
+        self.options.publisher.as_ref()
+    }
+
+    /// Where this store's integrity records are, to copy out.
+    pub(crate) fn records(&self) -> Records {
+        Records::of(&self.options.integrity, &self.dir)
+    }
+
     pub(crate) fn refuse_if_shared(&self, what: &'static str) -> Result<(), StoreError> {
         if self.is_shared() { Err(StoreError::NotShared(what)) } else { Ok(()) }
     }
@@ -411,10 +422,7 @@ impl Store {
         // Named after the log entries they hold (a crash before the manifest
         // is written rewrites the same names on the next seal), and in a
         // shared store after the node, so no two nodes' names meet.
-        let name = match &self.options.publisher {
-            Some(publisher) => format!("{}-{first:020}-{last:020}", publisher.node()),
-            None => format!("{first:020}-{last:020}"),
-        };
+        let name = file_stem(self.options.publisher.as_ref(), (first, last));
         Some(SealJob {
             dir: self.dir.clone(),
             name,
@@ -442,7 +450,7 @@ impl Store {
         }
         if let Some(publisher) = &self.options.publisher {
             let files = Files { dir: &self.dir, segments: &sealed.segments, quarantine: &sealed.quarantine };
-            let records = Records::of(&self.options.integrity, &self.dir);
+            let records = self.records();
             if let Listed::Duplicates(digests) = publisher.list(files, &records).map_err(StoreError::Publish)? {
                 return self.requeue(sealed, &digests);
             }
@@ -462,10 +470,6 @@ impl Store {
     /// deleted, the chain told why its files are gone, the files removed,
     /// and its rows but `duplicates` pending again.
     fn requeue(&mut self, sealed: &mut SealedJob, duplicates: &HashSet<u128>) -> Result<Finished, StoreError> {
-        if let Some(publisher) = &self.options.publisher {
-            let files = Files { dir: &self.dir, segments: &sealed.segments, quarantine: &sealed.quarantine };
-            publisher.withdraw(files).map_err(StoreError::Publish)?;
-        }
         if !sealed.withdrawn {
             let at = Timestamp::now();
             let reason = format!(
@@ -486,6 +490,10 @@ impl Store {
                 .collect();
             self.integrity.record(&leaves)?;
             sealed.withdrawn = true;
+        }
+        if let Some(publisher) = &self.options.publisher {
+            let files = Files { dir: &self.dir, segments: &sealed.segments, quarantine: &sealed.quarantine };
+            publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
         }
         for file in sealed.segments.iter().chain(&sealed.quarantine) {
             remove_if_present(&self.dir.join(&file.path))?;
@@ -521,6 +529,15 @@ impl Store {
             Some((_, newest)) => (first, newest),
             None => (first, last),
         });
+    }
+}
+
+/// A file's name but its suffix: the log range its rows came from, led in a
+/// shared store by the node's id, so no two nodes' names meet.
+pub(crate) fn file_stem(publisher: Option<&Arc<dyn Publish>>, (first, last): (u64, u64)) -> String {
+    match publisher {
+        Some(publisher) => format!("{}-{first:020}-{last:020}", publisher.node()),
+        None => format!("{first:020}-{last:020}"),
     }
 }
 

@@ -220,7 +220,7 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         writer_options.seal_age = std::time::Duration::from_secs(seconds);
     }
     let (retention, retention_interval) = config.retention.policy()?;
-    let mut compaction = config.compaction.compaction()?;
+    let compaction = config.compaction.compaction()?;
     let shared = match &config.storage {
         Some(storage) => {
             if !retention.is_empty() {
@@ -228,8 +228,6 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
                     "[retention] is not available with [storage] yet: it would delete files other nodes read"
                 );
             }
-            // Merges would change files other nodes read: not yet on a shared store.
-            compaction.interval = None;
             let shared = Shared::open(storage, &config.catalog)
                 .with_context(|| format!("cannot open the shared store {}", storage.url))?;
             let node = agentrail_shared::node_id(config.node.id.as_deref(), &data_dir)?;
