@@ -126,13 +126,56 @@ fn what_the_catalog_lists_beyond_the_manifest_is_unlisted_on_open_and_a_local_ba
 }
 
 #[test]
-fn retention_is_refused_on_a_shared_store() {
+fn retention_swaps_files_in_the_catalog_and_deletes_the_old_uploads() {
     let root = tempfile::tempdir().expect("tempdir");
     let shared = shared(root.path());
-    let (mut store, _) = Store::open(&root.path().join("n"), options(&shared, "n")).expect("opens");
-    let policy = RetentionPolicy { keep: Some(Duration::from_secs(86_400)), ..RetentionPolicy::default() };
-    let refused = store.apply_retention(&policy, agentrail_event::Timestamp::now(), false).expect_err("refused");
-    assert!(refused.to_string().contains("retention is not available on a shared store"), "{refused}");
+    let dir = root.path().join("n");
+    let (mut store, _) = Store::open(&dir, options(&shared, "n")).expect("opens");
+    let events = small_seals(&mut store, 4);
+    let before = listing(&shared).segments;
+
+    // One source kept a day, the rest a week, judged two days after the
+    // first day: that day's segments are rewritten without the source.
+    let first_day = before.iter().map(|s| s.day.clone()).min().expect("a day");
+    let source = events[0].source.clone();
+    let now = agentrail_event::Timestamp::parse(&format!("{first_day}T00:00:00Z")).expect("a day");
+    let now = agentrail_event::Timestamp::from_micros(now.as_micros() + 3 * 86_400_000_000);
+    let policy = RetentionPolicy {
+        keep: Some(Duration::from_secs(7 * 86_400)),
+        sources: [(source.clone(), Duration::from_secs(86_400))].into(),
+    };
+    let outcome = store.apply_retention(&policy, now, false).expect("applied");
+    assert!(outcome.rows_deleted > 0, "{outcome:?}");
+    let gone: Vec<&String> =
+        outcome.segments_deleted.iter().chain(outcome.segments_rewritten.iter().map(|(old, _)| old)).collect();
+    assert!(!gone.is_empty(), "{outcome:?}");
+
+    let after = listing(&shared).segments;
+    assert_eq!(after, store.manifest().segments, "the catalog lists what the manifest does");
+    // The source's rows of the first two days (a day goes once its end is a day old).
+    let expired = now.as_micros() - 86_400_000_000;
+    let deleted = events.iter().filter(|e| e.source == source && e.time.as_micros() < expired).count();
+    assert_eq!(outcome.rows_deleted, deleted as u64);
+    assert_eq!(after.iter().map(|s| s.rows).sum::<u64>(), (events.len() - deleted) as u64);
+    for old in &gone {
+        assert!(!in_bucket(root.path(), old), "{old} still uploaded");
+        assert!(!in_bucket(root.path(), &agentrail_store::index::part_path(old)));
+    }
+    for (_, new) in &outcome.segments_rewritten {
+        assert!(in_bucket(root.path(), new), "{new} uploaded");
+    }
+    let engine = QueryEngine::open_shared(
+        &shared,
+        &root.path().join("cache"),
+        Duration::from_millis(10),
+        QueryLimits::default(),
+    )
+    .expect("follows the catalog");
+    assert_eq!(count(&engine), events.len() as u64 - outcome.rows_deleted);
+    drop(store);
+    assert_verifies(&dir);
+    let uploaded_chain = std::fs::read_to_string(root.path().join("bucket/integrity/n/chain.jsonl")).expect("chain");
+    assert!(uploaded_chain.contains("retention:"), "the uploaded chain says why the files went");
 }
 
 /// `parts` seals of the sample, each a small segment, in `dir`.

@@ -132,7 +132,9 @@ pub trait Publish: Send + Sync + fmt::Debug {
 /// (relative paths).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OpenFiles<'a> {
-    /// Written by a seal or a merge a crash left unlisted; removed locally.
+    /// Written by a seal or a merge a crash left unlisted, or deleted by a
+    /// retention a crash interrupted (each index part named too); gone
+    /// locally.
     pub abandoned: &'a [String],
     /// Merged away and still in their grace.
     pub retired: &'a [String],

@@ -14,10 +14,16 @@
 //! and signs them, replaces the manifest, deletes the old files and
 //! removes the intent. A crash anywhere after the intent is written is
 //! finished on the next open; before it, the new files are unlisted and go.
+//!
+//! In a shared store ([`crate::publish`]) the job uploads the rewritten
+//! segments, and the catalog swaps the files (one change, after the intent
+//! and before the chain and the manifest); the old uploads are deleted
+//! with the local files. A refused swap leaves everything as it was.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentrail_event::{Timestamp, columns};
@@ -33,6 +39,7 @@ use crate::durable::{read_json, replace_json};
 use crate::index::part_path;
 use crate::integrity::Integrity;
 use crate::manifest::Manifest;
+use crate::publish::{Files, Publish};
 use crate::segment::{ROW_GROUP_ROWS, SegmentError, SegmentMeta, read_segment, write_segment_batch};
 use crate::store::{Store, StoreError, segment_leaf};
 
@@ -89,6 +96,8 @@ pub struct RetentionJob {
     now: Timestamp,
     /// `(file, is a segment (not quarantine), log range)`.
     candidates: Vec<(SegmentMeta, bool, (u64, u64))>,
+    /// The shared store the rewritten segments are uploaded to, if any.
+    publisher: Option<Arc<dyn Publish>>,
 }
 
 /// A retention whose new files are written: what the chain, the manifest
@@ -140,19 +149,48 @@ impl Store {
                 candidates.push((file.clone(), false, range(&file.path)));
             }
         }
-        RetentionJob { dir: self.dir().to_owned(), policy: policy.clone(), now, candidates }
+        RetentionJob {
+            dir: self.dir().to_owned(),
+            policy: policy.clone(),
+            now,
+            candidates,
+            publisher: self.publisher().cloned(),
+        }
     }
 
     /// Makes a finished job's changes durable: see the module's doc.
     pub fn finish_retention(&mut self, done: &RetentionDone) -> Result<(), StoreError> {
-        self.refuse_if_shared("retention")?;
         if done.removed.is_empty() && done.added.is_empty() {
             return Ok(());
         }
-        replace_json(&self.dir().join(INTENT_FILE), done).map_err(|(path, source)| StoreError::Io { path, source })?;
         let dir = self.dir().to_owned();
+        let intent = dir.join(INTENT_FILE);
+        replace_json(&intent, done).map_err(|(path, source)| StoreError::Io { path, source })?;
+        let publisher = self.publisher().cloned();
+        if let Some(publisher) = &publisher {
+            let removed: Vec<String> = done.removed.iter().map(|s| s.path.clone()).collect();
+            let files = Files { dir: &dir, segments: &done.added, quarantine: &[] };
+            if let Err(error) = publisher.replace(files, &removed, &self.records()) {
+                // Nothing swapped, nothing recorded: as if never run.
+                remove(&intent)?;
+                for file in &done.added {
+                    remove(&dir.join(&file.path))?;
+                    remove(&dir.join(part_path(&file.path)))?;
+                }
+                let files = Files { dir: &dir, segments: &done.added, quarantine: &[] };
+                publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
+                return Err(StoreError::Publish(error));
+            }
+        }
         let (manifest, integrity) = self.manifest_and_integrity();
         complete(&dir, manifest, integrity, done)?;
+        if let Some(publisher) = &publisher {
+            // After the chain's deletion leaves, copied out with them.
+            let (segments, quarantine): (Vec<SegmentMeta>, Vec<SegmentMeta>) =
+                done.removed.iter().cloned().partition(|file| file.path.starts_with("segments/"));
+            let files = Files { dir: &dir, segments: &segments, quarantine: &quarantine };
+            publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
+        }
         self.trim_sealed_log()?;
         tracing::info!(
             deleted = done.removed.len(),
@@ -171,7 +209,6 @@ impl Store {
         now: Timestamp,
         dry_run: bool,
     ) -> Result<RetentionOutcome, StoreError> {
-        self.refuse_if_shared("retention")?;
         let job = self.begin_retention(policy, now);
         if dry_run {
             return job.plan_only();
@@ -322,6 +359,11 @@ impl RetentionJob {
         done.rows_deleted += outcome.rows_deleted;
         outcome.rows_deleted = done.rows_deleted;
         done.leaves.extend(deletions);
+        if let Some(publisher) = &self.publisher {
+            // Copied out here, off the writer; listed by `finish_retention`.
+            let files = Files { dir: &self.dir, segments: &done.added, quarantine: &[] };
+            publisher.upload(files).map_err(StoreError::Publish)?;
+        }
         Ok((outcome, done))
     }
 }

@@ -56,8 +56,6 @@ pub enum StoreError {
     Locked(PathBuf),
     #[error("publishing to the shared store: {0}")]
     Publish(#[source] PublishError),
-    #[error("{0} is not available on a shared store yet ([storage]): it would change files other nodes read")]
-    NotShared(&'static str),
     #[error("data directory {path}: {source}")]
     Io {
         path: PathBuf,
@@ -180,9 +178,17 @@ impl Store {
         let lock = lock_dir(dir)?;
         let mut integrity = Integrity::open(dir, &options.integrity)?;
         let mut manifest = Manifest::load(dir)?;
+        // A shared store also deletes the uploads of the files it removed.
+        let mut retained_away = Vec::new();
         if let Some(intent) = retention::pending_intent(dir)? {
             tracing::info!("finishing a retention a crash interrupted");
             retention::complete(dir, &mut manifest, &mut integrity, &intent)?;
+            for file in &intent.removed {
+                retained_away.push(file.path.clone());
+                if file.path.starts_with("segments/") {
+                    retained_away.push(part_path(&file.path));
+                }
+            }
         }
         let merges = compaction::Pending::load(dir)?;
         merges.complete(dir, &mut manifest, &mut integrity)?;
@@ -202,6 +208,7 @@ impl Store {
                 .iter()
                 .filter_map(|path| path.strip_prefix(dir).ok())
                 .map(|path| path.to_string_lossy().into_owned())
+                .chain(retained_away)
                 .collect();
             let retired = merges.retired();
             let files = OpenFiles { abandoned: &abandoned, retired: &retired };
@@ -272,10 +279,6 @@ impl Store {
     /// Where this store's integrity records are, to copy out.
     pub(crate) fn records(&self) -> Records {
         Records::of(&self.options.integrity, &self.dir)
-    }
-
-    pub(crate) fn refuse_if_shared(&self, what: &'static str) -> Result<(), StoreError> {
-        if self.is_shared() { Err(StoreError::NotShared(what)) } else { Ok(()) }
     }
 
     pub fn manifest(&self) -> &Manifest {

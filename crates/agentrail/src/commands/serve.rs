@@ -223,11 +223,6 @@ pub(crate) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     let compaction = config.compaction.compaction()?;
     let shared = match &config.storage {
         Some(storage) => {
-            if !retention.is_empty() {
-                anyhow::bail!(
-                    "[retention] is not available with [storage] yet: it would delete files other nodes read"
-                );
-            }
             let shared = Shared::open(storage, &config.catalog)
                 .with_context(|| format!("cannot open the shared store {}", storage.url))?;
             let node = agentrail_shared::node_id(config.node.id.as_deref(), &data_dir)?;
