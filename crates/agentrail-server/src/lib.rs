@@ -196,10 +196,12 @@ pub async fn serve(
         .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
     let metrics = Metrics::default();
-    let engine = Arc::new(match &shared {
-        Some(shared) => QueryEngine::open_shared(&shared.shared, &shared.cache_dir, shared.poll, query_limits)?,
-        None => QueryEngine::open(store.dir(), query_limits)?,
-    });
+    // What every node listed (shared), or this directory's manifest.
+    let open_engine = |cache: &str, limits| match &shared {
+        Some(shared) => QueryEngine::open_shared(&shared.shared, &shared.cache_dir.join(cache), shared.poll, limits),
+        None => QueryEngine::open(store.dir(), limits),
+    };
+    let engine = Arc::new(open_engine("api", query_limits)?);
     // The report history is SQL too (`findings`, `report_runs`), and named
     // queries are table functions (HTTP and PostgreSQL).
     if let Err(error) = agentrail_report::register_report_tables(&engine, store.dir()) {
@@ -222,8 +224,11 @@ pub async fn serve(
         let book = rule_book::RuleBook::new(reports_config.rules_dir.clone(), rules, unusable_rules);
         #[cfg(unix)]
         tokio::spawn(rule_book::reload_on_hangup(book.clone(), stopping.clone()));
+        // Its own engine, for the rules' own time limit; its own cache, as
+        // two followers do not share one.
+        let engine = open_engine("reports", reports_config.query_limits())?;
         let (scheduler, view) =
-            Scheduler::start(reports_config, book, store.dir(), Arc::clone(&metrics), stopping.clone())?;
+            Scheduler::start(reports_config, book, store.dir(), engine, Arc::clone(&metrics), stopping.clone())?;
         Some((scheduler, view))
     } else {
         None

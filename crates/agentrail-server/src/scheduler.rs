@@ -93,6 +93,13 @@ impl Default for ReportsConfig {
     }
 }
 
+impl ReportsConfig {
+    /// The limits of the rules' queries: a rule may run `rule_timeout_seconds`.
+    pub fn query_limits(&self) -> QueryLimits {
+        QueryLimits { timeout: Duration::from_secs(self.rule_timeout_seconds), ..QueryLimits::default() }
+    }
+}
+
 /// Why the scheduler could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -136,6 +143,7 @@ impl Scheduler {
         config: ReportsConfig,
         rules: RuleBook,
         data_dir: &std::path::Path,
+        engine: QueryEngine,
         metrics: Metrics,
         stopping: watch::Receiver<bool>,
     ) -> Result<(Scheduler, ReportsView), SchedulerError> {
@@ -151,9 +159,6 @@ impl Scheduler {
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .unzip();
-        let limits =
-            QueryLimits { timeout: Duration::from_secs(config.rule_timeout_seconds), ..QueryLimits::default() };
-        let engine = QueryEngine::open(data_dir, limits).map_err(|e| SchedulerError::Start(e.to_string()))?;
         let state = State { config, rules, engine, history, webhooks, metrics };
         let thread = std::thread::Builder::new()
             .name("agentrail-reports".to_owned())
