@@ -28,6 +28,7 @@ s3s=$(command -v s3s-fs || echo "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs")
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 work=$(mktemp -d /tmp/agentrail-shared-bench.XXXXXX)
+chmod 711 "$work"  # PostgreSQL runs as `postgres` in a directory below
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
