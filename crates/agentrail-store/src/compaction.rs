@@ -277,7 +277,7 @@ impl Store {
             done.merges.iter().partition(|m| m.from.iter().all(|s| listed.contains(s.path.as_str())));
         for merge in stale {
             tracing::warn!(merged = %merge.into.path, "the merge's inputs changed meanwhile; it is dropped");
-            self.drop_merged(std::slice::from_ref(&merge.into))?;
+            self.discard_files(std::slice::from_ref(&merge.into), &[])?;
         }
         if valid.is_empty() {
             return Ok(());
@@ -312,7 +312,7 @@ impl Store {
                     })
                     .collect();
                 self.manifest_and_integrity().1.record(&deleted)?;
-                self.drop_merged(&merged)?;
+                self.discard_files(&merged, &[])?;
                 return Err(StoreError::Publish(error));
             }
         }
@@ -357,14 +357,7 @@ impl Store {
         integrity.record(&leaves)?;
         let gone: Vec<SegmentMeta> =
             due.iter().flat_map(|m| &m.from).filter(|s| !listed.contains(&s.path)).cloned().collect();
-        for segment in &gone {
-            remove(&dir.join(&segment.path))?;
-            remove(&dir.join(part_path(&segment.path)))?;
-        }
-        if let Some(publisher) = self.publisher() {
-            let files = Files { dir: &dir, segments: &gone, quarantine: &[] };
-            publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
-        }
+        self.discard_files(&gone, &[])?;
         pending.merges = waiting;
         pending.store(&dir)?;
         *self.pending_merges_mut() = pending;
@@ -385,19 +378,6 @@ impl Store {
         self.finish_compaction(&done)?;
         self.collect_retired(Timestamp::now())?;
         Ok(done.outcome())
-    }
-
-    /// Removes merged files that will not be listed, and their uploads.
-    fn drop_merged(&self, merged: &[SegmentMeta]) -> Result<(), StoreError> {
-        for segment in merged {
-            remove(&self.dir().join(&segment.path))?;
-            remove(&self.dir().join(part_path(&segment.path)))?;
-        }
-        if let Some(publisher) = self.publisher() {
-            let files = Files { dir: self.dir(), segments: merged, quarantine: &[] };
-            publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
-        }
-        Ok(())
     }
 }
 

@@ -173,12 +173,7 @@ impl Store {
             if let Err(error) = publisher.replace(files, &removed, &self.records()) {
                 // Nothing swapped, nothing recorded: as if never run.
                 remove(&intent)?;
-                for file in &done.added {
-                    remove(&dir.join(&file.path))?;
-                    remove(&dir.join(part_path(&file.path)))?;
-                }
-                let files = Files { dir: &dir, segments: &done.added, quarantine: &[] };
-                publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
+                self.discard_files(&done.added, &[])?;
                 return Err(StoreError::Publish(error));
             }
         }

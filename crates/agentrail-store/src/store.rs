@@ -281,6 +281,24 @@ impl Store {
         Records::of(&self.options.integrity, &self.dir)
     }
 
+    /// Removes files no manifest lists (any more), each segment with its
+    /// index part: in a shared store their uploads first (after copying out
+    /// the integrity records, which say why they went), so a failed
+    /// deletion is retried with the local files still there to name them.
+    pub(crate) fn discard_files(&self, segments: &[SegmentMeta], quarantine: &[SegmentMeta]) -> Result<(), StoreError> {
+        if let Some(publisher) = &self.options.publisher {
+            let files = Files { dir: &self.dir, segments, quarantine };
+            publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
+        }
+        for file in segments.iter().chain(quarantine) {
+            retention::remove(&self.dir.join(&file.path))?;
+        }
+        for segment in segments {
+            retention::remove(&self.dir.join(part_path(&segment.path)))?;
+        }
+        Ok(())
+    }
+
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
@@ -494,16 +512,7 @@ impl Store {
             self.integrity.record(&leaves)?;
             sealed.withdrawn = true;
         }
-        if let Some(publisher) = &self.options.publisher {
-            let files = Files { dir: &self.dir, segments: &sealed.segments, quarantine: &sealed.quarantine };
-            publisher.withdraw(files, &self.records()).map_err(StoreError::Publish)?;
-        }
-        for file in sealed.segments.iter().chain(&sealed.quarantine) {
-            remove_if_present(&self.dir.join(&file.path))?;
-        }
-        for segment in &sealed.segments {
-            remove_if_present(&self.dir.join(part_path(&segment.path)))?;
-        }
+        self.discard_files(&sealed.segments, &sealed.quarantine)?;
         let mut events = std::mem::take(&mut sealed.events);
         let before = events.len();
         events.retain(|event| !duplicates.contains(&event_digest(&event.event_id)));
@@ -541,16 +550,6 @@ pub(crate) fn file_stem(publisher: Option<&Arc<dyn Publish>>, (first, last): (u6
     match publisher {
         Some(publisher) => format!("{}-{first:020}-{last:020}", publisher.node()),
         None => format!("{first:020}-{last:020}"),
-    }
-}
-
-fn remove_if_present(path: &Path) -> Result<(), StoreError> {
-    let removal = if path.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
-    match removal {
-        Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
-            Err(StoreError::Io { path: path.to_owned(), source })
-        }
-        _ => Ok(()),
     }
 }
 
@@ -779,7 +778,7 @@ fn remove_unlisted_files(
                 if listed.contains(&relative) {
                     continue;
                 }
-                remove_if_present(&path)?;
+                retention::remove(&path)?;
                 removed.push(path);
             }
         }
